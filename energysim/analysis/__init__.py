@@ -1,0 +1,1 @@
+"""Analysis: exact counts and bounds computed from the model, without simulation."""

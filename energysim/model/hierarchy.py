@@ -1,0 +1,343 @@
+"""The hardware model: an ordered memory hierarchy feeding a PE array.
+
+A :class:`Hierarchy` is a list of storage :class:`Level` objects, outermost
+(DRAM) first, then the :class:`Compute` (the PE array). A level has a capacity
+(whole, or split per tensor as Eyeriss' scratchpads are), a number of
+instances (one global buffer, one register file per PE), the tensors it keeps
+(the others bypass it), per-access energies, bandwidth, latency and ports.
+Between a level and the many instances below it there may be an
+:class:`Interconnect` that multicasts and charges per transfer.
+
+Energies can be written per field or taken from a named energy table
+(:mod:`energysim.model.energy_tables`); the table fills only what the file
+leaves out. Structure is a validated fact, not a comment: level names are
+unique, only the outermost level may be DRAM, instance counts grow inward and
+divide each other, and the PE count is a multiple of the innermost level's
+instances.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, Tag, model_validator
+
+from energysim.model.base import (
+    SCALAR_OR_STRUCTURED,
+    SCALAR_TAG,
+    STRUCTURED_TAG,
+    TENSORS,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    StrictModel,
+    Tensor,
+)
+from energysim.model.energy_tables import EnergyTableGap, get_energy_table
+
+LevelKind = Literal["dram", "sram", "regfile"]
+Datatype = Literal["int8", "int16", "int32", "fp16", "bf16", "fp32"]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class PerTensorBytes(StrictModel):
+    """A capacity split into one partition per tensor (bytes per instance)."""
+
+    weights: PositiveInt | None = None
+    inputs: PositiveInt | None = None
+    outputs: PositiveInt | None = None
+
+    def get(self, tensor: Tensor) -> int | None:
+        """The partition of ``tensor``, or None if it has none."""
+        value: int | None = getattr(self, tensor)
+        return value
+
+
+SizeBytes = Annotated[
+    Annotated[PositiveInt, Tag(SCALAR_TAG)] | Annotated[PerTensorBytes, Tag(STRUCTURED_TAG)],
+    SCALAR_OR_STRUCTURED,
+]
+
+
+class Interconnect(StrictModel):
+    """The network from a level to the instances below it.
+
+    ``transfer_energy_pj`` is charged for every word delivered to one receiving
+    instance; with ``multicast`` one read at the sender reaches many receivers.
+    """
+
+    multicast: bool = True
+    transfer_energy_pj: NonNegativeFloat
+    bandwidth_bytes_per_cycle: PositiveFloat | None = None
+
+
+class Level(StrictModel):
+    """One storage level of the hierarchy (all of its instances alike).
+
+    ``size_bytes`` is per instance; None means unbounded (DRAM only).
+    ``access_bits`` is the block one access moves (defaults to ``word_bits``).
+    """
+
+    name: Name
+    kind: LevelKind
+    size_bytes: SizeBytes | None = None
+    instances: PositiveInt = 1
+    keeps: tuple[Tensor, ...] = Field(default=TENSORS, min_length=1)
+    word_bits: PositiveInt = 16
+    access_bits: PositiveInt | None = None
+    read_energy_pj: NonNegativeFloat
+    write_energy_pj: NonNegativeFloat
+    bandwidth_bytes_per_cycle: PositiveFloat
+    latency_cycles: NonNegativeInt = 0
+    ports: PositiveInt = 1
+    static_power_mw: NonNegativeFloat = 0.0
+    double_buffered: bool = False
+    network: Interconnect | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Level:
+        problems = []
+        if len(set(self.keeps)) != len(self.keeps):
+            problems.append(f"keeps: lists a tensor twice: {list(self.keeps)}")
+        if self.size_bytes is None and self.kind != "dram":
+            problems.append(f"size_bytes: required for a {self.kind} level (only DRAM is unbounded)")
+        if isinstance(self.size_bytes, PerTensorBytes):
+            for tensor in TENSORS:
+                partition = self.size_bytes.get(tensor)
+                if tensor in self.keeps and partition is None:
+                    problems.append(f"size_bytes.{tensor}: missing, but the level keeps {tensor}")
+                if tensor not in self.keeps and partition is not None:
+                    problems.append(
+                        f"size_bytes.{tensor}: given, but the level does not keep {tensor} "
+                        f"(keeps: {', '.join(self.keeps)})"
+                    )
+        if self.access_bits is not None and self.access_bits % self.word_bits:
+            problems.append(
+                f"access_bits: {self.access_bits} is not a whole number of {self.word_bits}-bit words"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def block_bits(self) -> int:
+        """Bits moved by one access (one block)."""
+        return self.access_bits or self.word_bits
+
+    @property
+    def unbounded(self) -> bool:
+        """True for a level with no capacity limit (DRAM without a size)."""
+        return self.size_bytes is None
+
+    def capacity_bytes(self, tensor: Tensor) -> int | None:
+        """Bytes per instance available to ``tensor`` (shared, or its partition).
+
+        None means unbounded; 0 means the level does not keep ``tensor``.
+        """
+        if tensor not in self.keeps:
+            return 0
+        if isinstance(self.size_bytes, PerTensorBytes):
+            return self.size_bytes.get(tensor)
+        return self.size_bytes
+
+    @property
+    def total_size_bytes(self) -> int | None:
+        """Bytes per instance, all partitions together; None if unbounded."""
+        if isinstance(self.size_bytes, PerTensorBytes):
+            return sum(self.size_bytes.get(tensor) or 0 for tensor in TENSORS)
+        return self.size_bytes
+
+
+class PEArray(StrictModel):
+    """The shape of the PE array."""
+
+    rows: PositiveInt
+    cols: PositiveInt
+
+
+class Compute(StrictModel):
+    """The PE array: its shape, throughput and energy per MAC by datatype.
+
+    ``mac_energy_pj`` may be one number (for ``datatype``) or a mapping from
+    datatype to energy; ``datatype`` is what the array computes in.
+    """
+
+    name: Name = "PE"
+    array: PEArray
+    macs_per_cycle_per_pe: PositiveInt = 1
+    datatype: Datatype = "int16"
+    mac_energy_pj: dict[Datatype, NonNegativeFloat]
+    systolic: bool = False
+    static_power_mw: NonNegativeFloat = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_energy_is_for_the_datatype(cls, data: Any) -> Any:
+        energy = data.get("mac_energy_pj") if isinstance(data, dict) else None
+        if isinstance(energy, int | float) and not isinstance(energy, bool):
+            data = {**data, "mac_energy_pj": {data.get("datatype", "int16"): data["mac_energy_pj"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _check_datatype_priced(self) -> Compute:
+        if self.datatype not in self.mac_energy_pj:
+            raise ValueError(
+                f"mac_energy_pj: no energy for the array's datatype {self.datatype!r} "
+                f"(given for {', '.join(self.mac_energy_pj) or 'nothing'})"
+            )
+        return self
+
+    @property
+    def pes(self) -> int:
+        """Number of processing elements."""
+        return self.array.rows * self.array.cols
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """MACs the whole array can do per cycle."""
+        return self.pes * self.macs_per_cycle_per_pe
+
+    @property
+    def energy_per_mac_pj(self) -> float:
+        """Energy of one MAC in the array's own datatype."""
+        return self.mac_energy_pj[self.datatype]
+
+
+def _fill_from_energy_table(data: Any) -> Any:
+    """Fill energies a hierarchy file leaves out from its named ``energy_table``.
+
+    Runs before validation, on the raw mapping: values the table cannot price
+    (or raw values too broken to price) are left out, and validation then
+    reports them as missing or wrong with their field path.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("energy_table"), str):
+        return data
+    try:
+        table = get_energy_table(data["energy_table"])
+    except KeyError as exc:
+        raise ValueError(f"energy_table: {exc.args[0]}") from None
+    data = dict(data)
+    if isinstance(data.get("levels"), list):
+        data["levels"] = [_priced_level(level, table) for level in data["levels"]]
+    compute = data.get("compute")
+    if isinstance(compute, dict) and "mac_energy_pj" not in compute:
+        datatype = compute.get("datatype", "int16")
+        with contextlib.suppress(EnergyTableGap, TypeError):
+            data["compute"] = {**compute, "mac_energy_pj": {datatype: table.mac_energy_pj(datatype)}}
+    return data
+
+
+def _priced_level(level: Any, table: Any) -> Any:
+    if not isinstance(level, dict):
+        return level
+    level = dict(level)
+    size = level.get("size_bytes")
+    if isinstance(size, dict):
+        partitions = [value for value in size.values() if isinstance(value, int)]
+        size = max(partitions) if partitions else None
+    word_bits = level.get("word_bits", 16)
+    access_bits = level.get("access_bits") or word_bits
+    try:
+        energy = table.level_energy_pj(level.get("kind"), size, access_bits)
+        level.setdefault("read_energy_pj", energy)
+        level.setdefault("write_energy_pj", energy)
+    except (EnergyTableGap, TypeError, ValueError, ZeroDivisionError):
+        pass
+    network = level.get("network")
+    if isinstance(network, dict) and "transfer_energy_pj" not in network:
+        with contextlib.suppress(EnergyTableGap, TypeError):
+            level["network"] = {**network, "transfer_energy_pj": table.network_energy_pj(word_bits)}
+    return level
+
+
+class Hierarchy(StrictModel):
+    """A memory hierarchy, outermost level first, and the compute it feeds.
+
+    Build one from a file with :func:`energysim.load_hierarchy`, or from a
+    dict with ``Hierarchy.model_validate(...)``; both check the same rules.
+    """
+
+    version: Literal[1]
+    name: Name
+    description: str = ""
+    energy_table: str | None = None
+    clock_ghz: PositiveFloat
+    levels: tuple[Level, ...] = Field(min_length=1)
+    compute: Compute
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_energy_table(cls, data: Any) -> Any:
+        return _fill_from_energy_table(data)
+
+    @model_validator(mode="after")
+    def _check_structure(self) -> Hierarchy:
+        problems = []
+        seen: dict[str, int] = {}
+        for index, level in enumerate(self.levels):
+            if level.name in seen:
+                problems.append(
+                    f"levels[{index}].name: duplicate level name {level.name!r} "
+                    f"(also levels[{seen[level.name]}])"
+                )
+            seen.setdefault(level.name, index)
+            if level.kind == "dram" and index > 0:
+                problems.append(
+                    f"levels[{index}].kind: only the outermost level (levels[0]) may be dram; "
+                    "levels are listed outermost first"
+                )
+        outer = self.levels[0]
+        missing = [tensor for tensor in TENSORS if tensor not in outer.keeps]
+        if missing:
+            problems.append(
+                f"levels[0].keeps: the outermost level must keep every tensor (missing {', '.join(missing)})"
+            )
+        for index, (above, below) in enumerate(zip(self.levels, self.levels[1:], strict=False)):
+            if below.instances % above.instances:
+                problems.append(
+                    f"levels[{index + 1}].instances: {below.instances} is not a multiple of "
+                    f"levels[{index}].instances ({above.instances}); inner levels fan out "
+                    "from outer ones"
+                )
+        innermost = self.levels[-1]
+        if self.compute.pes % innermost.instances:
+            problems.append(
+                f"compute.array: {self.compute.pes} PEs is not a multiple of the innermost "
+                f"level's {innermost.instances} instances"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """MACs the PE array can do per cycle."""
+        return self.compute.peak_macs_per_cycle
+
+    @property
+    def clock_hz(self) -> float:
+        """Clock frequency in Hz (the simulation's cycle is one period)."""
+        return self.clock_ghz * 1e9
+
+    @property
+    def peak_flops_per_s(self) -> float:
+        """Peak arithmetic throughput, two FLOPs per MAC."""
+        return 2 * self.peak_macs_per_cycle * self.clock_hz
+
+    @property
+    def outermost(self) -> Level:
+        """The outermost level (DRAM in every shipped hierarchy)."""
+        return self.levels[0]
+
+    def level(self, name: str) -> Level:
+        """The level called ``name``; ``KeyError`` lists the names there are."""
+        for level in self.levels:
+            if level.name == name:
+                return level
+        raise KeyError(f"no level {name!r} in {self.name}; levels: {[lv.name for lv in self.levels]}")
+
+    def total_bandwidth_bytes_per_cycle(self, level: Level) -> float:
+        """Bandwidth of all instances of ``level`` together."""
+        return level.bandwidth_bytes_per_cycle * level.instances

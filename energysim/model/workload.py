@@ -1,0 +1,77 @@
+"""A workload: a named network of layers, as read from ``workloads/*.yaml``.
+
+A network's ``precision_bits`` is the default of its layers; a layer may
+override it, per tensor if it likes. Layer names are unique, so a layer is
+found by name: ``network["conv1"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from energysim.model.base import StrictModel
+from energysim.model.layers import Layer, PrecisionBits, inherit_precision
+
+
+class Network(StrictModel):
+    """An ordered list of layers run one after another."""
+
+    version: Literal[1]
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    source: str = ""
+    precision_bits: PrecisionBits = 16
+    layers: tuple[Layer, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layers_inherit_precision(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("layers"), list):
+            precision = data.get("precision_bits", 16)
+            data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _check_unique_names(self) -> Network:
+        seen: dict[str, int] = {}
+        problems = []
+        for index, layer in enumerate(self.layers):
+            if layer.name in seen:
+                problems.append(
+                    f"layers[{index}].name: duplicate layer name {layer.name!r} "
+                    f"(also layers[{seen[layer.name]}])"
+                )
+            seen.setdefault(layer.name, index)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def __getitem__(self, name: str) -> Layer:
+        """The layer called ``name``; ``KeyError`` lists the names there are."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = ", ".join(layer.name for layer in self.layers)
+        raise KeyError(f"no layer {name!r} in {self.name}; layers: {names}")
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the layers, in order."""
+        return [layer.name for layer in self.layers]
+
+    @property
+    def total_macs(self) -> int:
+        """MACs of all layers."""
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def total_weights(self) -> int:
+        """Learned parameters of all layers (weights and biases)."""
+        return sum(layer.parameters for layer in self.layers)
+
+    @property
+    def total_flops(self) -> int:
+        """Operations of all layers, two per MAC."""
+        return sum(layer.flops for layer in self.layers)
