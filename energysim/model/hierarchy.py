@@ -19,6 +19,7 @@ instances.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, Tag, model_validator
@@ -294,7 +295,7 @@ class Hierarchy(StrictModel):
             problems.append(
                 f"levels[0].keeps: the outermost level must keep every tensor (missing {', '.join(missing)})"
             )
-        for index, (above, below) in enumerate(zip(self.levels, self.levels[1:], strict=False)):
+        for index, (above, below) in enumerate(itertools.pairwise(self.levels)):
             if below.instances % above.instances:
                 problems.append(
                     f"levels[{index + 1}].instances: {below.instances} is not a multiple of "

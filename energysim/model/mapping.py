@@ -1,0 +1,164 @@
+"""A mapping: how a layer's loop nest is split across the levels of a hierarchy.
+
+In Timeloop's vocabulary, each storage level has **temporal** loops (listed
+outer to inner) that it iterates while handing tiles to the level below, and
+**spatial** loops that fan the work out over the instances below it (the next
+level's instances, or the PEs for the innermost level). The whole nest is
+
+    T_0 S_0 T_1 S_1 ... T_{L-1} S_{L-1} MAC
+
+where level 0 is the outermost (DRAM). A level's *tile* is the data touched by
+its own loops and everything inside them. Each level also says which tensors it
+keeps; the others bypass it.
+
+The factors of each dimension multiply to at least its bound. A product above
+the bound (an imperfect factorisation) computes a padded layer: tiles keep their
+full shape (the padding moves as zeros) and the padded MACs are issued but
+gated, costing no MAC energy and showing as lost utilisation.
+
+This module holds the plain data; :mod:`energysim.mapping` checks a mapping
+against a layer and a hierarchy, and builds mappings from named dataflows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from energysim.model.base import TENSORS, PositiveInt, StrictModel, Tensor
+from energysim.model.layers import DIMENSIONS
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One loop of the nest: ``for dim in range(factor)``."""
+
+    dim: str
+    factor: int
+
+
+@dataclass(frozen=True)
+class LevelMapping:
+    """The loops of one storage level and the tensors it keeps.
+
+    ``temporal`` runs outer to inner; ``spatial`` fans out to the instances
+    below (their order does not matter for counts).
+    """
+
+    level: str
+    temporal: tuple[Loop, ...] = ()
+    spatial: tuple[Loop, ...] = ()
+    keeps: tuple[Tensor, ...] = TENSORS
+
+    def keeps_tensor(self, tensor: Tensor) -> bool:
+        """True if this level holds ``tensor`` (else it bypasses it)."""
+        return tensor in self.keeps
+
+    @property
+    def spatial_fanout(self) -> int:
+        """Instances below used by this level's spatial loops."""
+        return math.prod(loop.factor for loop in self.spatial)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A loop-nest mapping: one :class:`LevelMapping` per hierarchy level, outermost first."""
+
+    levels: tuple[LevelMapping, ...]
+    note: str = field(default="", compare=False)
+
+    def factor(self, dim: str) -> int:
+        """Product of the factors of ``dim`` over every level, temporal and spatial."""
+        return math.prod(
+            loop.factor
+            for level in self.levels
+            for loop in (*level.temporal, *level.spatial)
+            if loop.dim == dim
+        )
+
+    def padded_bounds(self) -> dict[str, int]:
+        """The bound of every dimension that this mapping computes (padding included)."""
+        return {dim: self.factor(dim) for dim in DIMENSIONS}
+
+    def describe(self) -> str:
+        """The nest as text, outermost first: ``DRAM: M2 C3 | GLB: ... (spatial P14 R3)``."""
+        parts = []
+        for level in self.levels:
+            loops = " ".join(f"{loop.dim}{loop.factor}" for loop in level.temporal) or "-"
+            text = f"{level.level}[{','.join(t[0].upper() for t in level.keeps)}]: {loops}"
+            if level.spatial:
+                text += " spatial " + " ".join(f"{loop.dim}{loop.factor}" for loop in level.spatial)
+            parts.append(text)
+        return " | ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The mapping as the YAML file schema (:class:`MappingFile`) writes it."""
+        return {
+            "version": 1,
+            "levels": [
+                {
+                    "level": level.level,
+                    "temporal": {loop.dim: loop.factor for loop in level.temporal},
+                    "spatial": {loop.dim: loop.factor for loop in level.spatial},
+                    "keeps": list(level.keeps),
+                }
+                for level in self.levels
+            ],
+        }
+
+
+def loops(pairs: Iterable[tuple[str, int]]) -> tuple[Loop, ...]:
+    """Loops from ``(dim, factor)`` pairs, dropping factors of 1."""
+    return tuple(Loop(dim, factor) for dim, factor in pairs if factor > 1)
+
+
+# --- the YAML schema of a hand-written mapping ----------------------------------------------------
+
+Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S"]
+
+
+class LevelMappingSpec(StrictModel):
+    """One level of a mapping file. ``temporal`` is ordered outer to inner."""
+
+    level: Annotated[str, Field(min_length=1)]
+    temporal: dict[Dim, PositiveInt] = Field(default_factory=dict)
+    spatial: dict[Dim, PositiveInt] = Field(default_factory=dict)
+    keeps: tuple[Tensor, ...] | None = None
+
+    @field_validator("keeps")
+    @classmethod
+    def _no_repeats(cls, keeps: tuple[Tensor, ...] | None) -> tuple[Tensor, ...] | None:
+        if keeps is not None and len(set(keeps)) != len(keeps):
+            raise ValueError(f"lists a tensor twice: {list(keeps)}")
+        return keeps
+
+
+class MappingFile(StrictModel):
+    """A mapping file: the levels, outermost first; unnamed levels have no loops."""
+
+    version: Literal[1]
+    layer: str | None = None
+    levels: tuple[LevelMappingSpec, ...] = Field(min_length=1)
+
+    def level_mappings(self, level_names: list[str], default_keeps: dict[str, tuple[Tensor, ...]]) -> Mapping:
+        """A :class:`Mapping` over ``level_names``; levels not in the file get no loops."""
+        by_name = {spec.level: spec for spec in self.levels}
+        result = []
+        for name in level_names:
+            spec = by_name.get(name)
+            if spec is None:
+                result.append(LevelMapping(level=name, keeps=default_keeps[name]))
+                continue
+            result.append(
+                LevelMapping(
+                    level=name,
+                    temporal=loops(spec.temporal.items()),
+                    spatial=loops(spec.spatial.items()),
+                    keeps=spec.keeps if spec.keeps is not None else default_keeps[name],
+                )
+            )
+        return Mapping(tuple(result))
