@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from energysim import __version__
+from energysim._version import __version__
 from energysim.analysis.roofline import machine_ops_per_byte, roofline_table
 from energysim.errors import EnergySimError
 from energysim.model.energy_tables import ENERGY_TABLES

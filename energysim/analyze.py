@@ -1,0 +1,184 @@
+"""``analyze()``: exact access counts and energy of a workload on a hierarchy, without time.
+
+For every layer with MACs, a mapping (given, or built by a dataflow) is checked,
+its accesses counted exactly (:mod:`energysim.analysis.accesses`) and priced
+(:mod:`energysim.analysis.energy`). Layers without MACs (pooling, ReLU, norms)
+stream their compulsory traffic through the outermost level: each input and
+weight read once, each output written once, each operation priced as one MAC.
+Time and static energy come with the simulation engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping as MappingOf
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from energysim._version import __version__
+from energysim.analysis.accesses import count_accesses
+from energysim.analysis.energy import NO_TENSOR, access_row, price
+from energysim.errors import EnergySimError
+from energysim.mapping.check import check_mapping, tile_elements
+from energysim.mapping.dataflows import build_mapping, get_dataflow
+from energysim.mapping.files import load_mapping
+from energysim.model.base import TENSORS
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import LayerBase
+from energysim.model.loading import load_hierarchy, load_workload
+from energysim.model.mapping import Mapping
+from energysim.model.workload import Network
+from energysim.result import ACCESS_COLUMNS, Result
+
+WorkloadLike = str | Path | Network | LayerBase
+MappingLike = Mapping | str | Path | MappingOf[str, Mapping]
+
+
+def as_network(workload: WorkloadLike) -> Network:
+    """A network from a shipped name, a path, a Network, or a single layer."""
+    if isinstance(workload, LayerBase):
+        return Network.model_validate(
+            {"version": 1, "name": workload.name, "layers": [workload.model_dump()]}
+        )
+    return load_workload(workload)
+
+
+def _mappings_by_layer(
+    mapping: MappingLike | None, network: Network, hierarchy: Hierarchy
+) -> dict[str, Mapping]:
+    if mapping is None:
+        return {}
+    mac_layers = [layer.name for layer in network.layers if layer.loop_bounds is not None]
+    if isinstance(mapping, str | Path):
+        layer_name, loaded = load_mapping(mapping, hierarchy)
+        if layer_name is None and len(mac_layers) != 1:
+            raise EnergySimError(
+                f"{mapping}: the mapping names no layer, and {network.name} has {len(mac_layers)} "
+                "layers with MACs; add 'layer: NAME' to the file"
+            )
+        return {layer_name or mac_layers[0]: loaded}
+    if isinstance(mapping, Mapping):
+        if len(mac_layers) != 1:
+            raise EnergySimError(
+                f"one mapping given for {network.name}, which has {len(mac_layers)} layers with MACs; "
+                "give a dict of layer name to mapping"
+            )
+        return {mac_layers[0]: mapping}
+    unknown = [name for name in mapping if name not in network.layer_names]
+    if unknown:
+        raise EnergySimError(
+            f"mapping given for unknown layers {unknown}; {network.name} has {network.layer_names}"
+        )
+    return dict(mapping)
+
+
+def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
+    """Compulsory traffic of a layer without MACs, through the outermost level."""
+    outer = hierarchy.outermost
+    rows = []
+    for tensor in TENSORS:
+        elements = layer.elements(tensor)
+        if not elements:
+            continue
+        action = "update" if tensor == "outputs" else "read"
+        per_access = max(1, outer.block_bits // layer.bits(tensor))
+        accesses = math.ceil(elements / per_access)
+        energy = accesses * (outer.write_energy_pj if action == "update" else outer.read_energy_pj)
+        rows.append(access_row(layer.name, outer.name, tensor, action, elements, accesses, energy))
+    if layer.flops:
+        energy = layer.flops * hierarchy.compute.energy_per_mac_pj
+        rows.append(
+            access_row(layer.name, hierarchy.compute.name, NO_TENSOR, "op", layer.flops, layer.flops, energy)
+        )
+    return rows
+
+
+def analyze(
+    workload: WorkloadLike,
+    hierarchy: str | Path | Hierarchy,
+    dataflow: str | None = "rs",
+    mapping: MappingLike | None = None,
+    layers: Sequence[str] | None = None,
+) -> Result:
+    """Exact access counts and energy of ``workload`` on ``hierarchy``.
+
+    Parameters
+    ----------
+    workload:
+        A shipped name or path of a network, a :class:`Network`, or one layer.
+    hierarchy:
+        A shipped name or path, or a :class:`Hierarchy`.
+    dataflow:
+        ``ws``, ``os``, ``is``, ``rs`` or ``nlr``: builds the mapping of every
+        layer that ``mapping`` does not give.
+    mapping:
+        A :class:`Mapping` (for a one-layer workload), a mapping YAML file, or
+        a dict from layer name to mapping.
+    layers:
+        Names of the layers to analyse (default: all).
+    """
+    network = as_network(workload)
+    machine = load_hierarchy(hierarchy)
+    given = _mappings_by_layer(mapping, network, machine)
+    if dataflow is not None:
+        get_dataflow(dataflow)
+    selected = list(network.layers) if layers is None else [network[name] for name in layers]
+    rows: list[dict[str, Any]] = []
+    layer_rows: list[dict[str, Any]] = []
+    used: dict[str, Mapping] = {}
+    for layer in selected:
+        bounds = layer.loop_bounds
+        if bounds is None:
+            rows += _streamed_rows(layer, machine)
+            layer_rows.append(_layer_row(layer, 0, layer.elements("outputs"), 0))
+            continue
+        if layer.name in given:
+            layer_mapping = given[layer.name]
+            nest = check_mapping(layer_mapping, layer, machine, source=f"mapping of {layer.name}")
+        elif dataflow is None:
+            raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
+        else:
+            layer_mapping = build_mapping(layer, machine, dataflow)
+            nest = check_mapping(layer_mapping, layer, machine)
+        used[layer.name] = layer_mapping
+        counts = count_accesses(layer_mapping, bounds, machine, layer.macs)
+        rows += price(counts, layer, machine)
+        layer_rows.append(
+            _layer_row(layer, counts.padded_macs, tile_elements(nest, bounds, 0, "outputs"), bounds.macs)
+        )
+    accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
+    summary = pd.DataFrame(layer_rows)
+    outer = machine.outermost.name
+    writes = accesses[
+        (accesses["level"] == outer) & (accesses["tensor"] == "outputs") & (accesses["action"] == "update")
+    ]
+    summary["dram_output_writes"] = (
+        summary["layer"].map(writes.groupby("layer")["count"].sum()).fillna(0).astype("int64")
+    )
+    summary["psum_spills"] = (summary["dram_output_writes"] - summary["output_elements"]).clip(lower=0)
+    energy = accesses.groupby("layer", sort=False)["energy_pj"].sum()
+    summary["energy_pj"] = summary["layer"].map(energy).fillna(0.0)
+    return Result(
+        workload=network,
+        hierarchy=machine,
+        dataflow=dataflow if not given or len(given) < len(used) else None,
+        mapping=used,
+        accesses=accesses,
+        layers=summary,
+        energysim_version=__version__,
+    )
+
+
+def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:
+    """Summary of one layer; utilisation is the share of issued MACs that are real work."""
+    return {
+        "layer": layer.name,
+        "type": getattr(layer, "type", ""),
+        "macs": layer.macs,
+        "padded_macs": padded_macs,
+        "utilisation": nest_macs / padded_macs if padded_macs else float("nan"),
+        "output_elements": output_elements,
+    }

@@ -1,0 +1,125 @@
+"""Checks that a mapping fits a layer and a hierarchy, with messages that say why not.
+
+A mapping must name the hierarchy's levels in order; its factors must multiply
+to at least each loop bound; each level may keep only tensors the hardware
+level can hold (the outermost keeps all); spatial loops may not use more
+instances than the level fans out to; and every kept tile must fit its level
+(twice over where the level is double-buffered). All problems are collected
+and raised together as one :class:`~energysim.errors.EnergySimError`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from energysim.analysis.tiles import Nest, axis_base, base_size, tensor_axes
+from energysim.errors import EnergySimError
+from energysim.model.base import TENSORS, Tensor
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import DIMENSIONS, LayerBase, LoopBounds
+from energysim.model.mapping import Mapping
+
+
+def fanout(hierarchy: Hierarchy, level_index: int) -> int:
+    """Instances below one instance of level ``level_index`` (PEs for the innermost)."""
+    levels = hierarchy.levels
+    below = levels[level_index + 1].instances if level_index + 1 < len(levels) else hierarchy.compute.pes
+    return below // levels[level_index].instances
+
+
+def tile_elements(nest: Nest, bounds: LoopBounds, level_index: int, tensor: Tensor) -> int:
+    """Elements of ``tensor`` in one tile of level ``level_index`` (padding included)."""
+    return math.prod(base_size(axis_base(axis, nest, level_index)) for axis in tensor_axes(tensor, bounds))
+
+
+def tile_bytes(nest: Nest, layer: LayerBase, level_index: int, tensor: Tensor) -> int:
+    """Bytes of one tile of ``tensor`` at a level, at the layer's precision."""
+    assert layer.loop_bounds is not None
+    return math.ceil(tile_elements(nest, layer.loop_bounds, level_index, tensor) * layer.bits(tensor) / 8)
+
+
+def capacity_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, nest: Nest) -> list[str]:
+    """Tiles that do not fit their level, one message each."""
+    problems = []
+    for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
+        if level.unbounded:
+            continue
+        copies = 2 if level.double_buffered else 1
+        buffering = " (double-buffered)" if copies == 2 else ""
+        needed = {tensor: copies * tile_bytes(nest, layer, index, tensor) for tensor in spec.keeps}
+        if isinstance(level.size_bytes, int):
+            total = sum(needed.values())
+            if total > level.size_bytes:
+                parts = ", ".join(f"{tensor} {size} B" for tensor, size in needed.items())
+                problems.append(
+                    f"level {level.name}: tiles need {total} bytes{buffering} ({parts}), "
+                    f"the level has {level.size_bytes}"
+                )
+            continue
+        for tensor, size in needed.items():
+            available = level.capacity_bytes(tensor) or 0
+            if size > available:
+                problems.append(
+                    f"level {level.name}, tensor {tensor}: tile needs {size} bytes{buffering}, "
+                    f"the level has {available} for {tensor}"
+                )
+    return problems
+
+
+def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy) -> list[str]:
+    """Problems of level names, factors, kept tensors and spatial fan-out."""
+    names = [level.name for level in hierarchy.levels]
+    given = [level.level for level in mapping.levels]
+    if given != names:
+        return [
+            f"levels: the mapping names {given}, the hierarchy {hierarchy.name} has {names} (outermost first)"
+        ]
+    problems = []
+    bounds = layer.loop_bounds
+    assert bounds is not None
+    for dim in DIMENSIONS:
+        product = mapping.factor(dim)
+        if product < bounds.sizes[dim]:
+            problems.append(
+                f"{dim}: factors multiply to {product}, the layer {layer.name} needs {bounds.sizes[dim]}"
+            )
+    for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
+        for loop in (*spec.temporal, *spec.spatial):
+            if loop.dim not in DIMENSIONS or loop.factor < 1:
+                problems.append(
+                    f"level {level.name}: loop {loop.dim}{loop.factor}: expected a dimension of "
+                    f"{''.join(DIMENSIONS)} and a factor >= 1"
+                )
+        extra = [tensor for tensor in spec.keeps if tensor not in level.keeps]
+        if extra:
+            problems.append(
+                f"level {level.name}: keeps {', '.join(extra)}, which the hardware level cannot hold "
+                f"(it holds {', '.join(level.keeps)})"
+            )
+        if index == 0 and set(spec.keeps) != set(TENSORS):
+            problems.append(f"level {level.name}: the outermost level must keep every tensor")
+        available = fanout(hierarchy, index)
+        if spec.spatial_fanout > available:
+            loops = " x ".join(f"{loop.dim}{loop.factor}" for loop in spec.spatial)
+            problems.append(
+                f"level {level.name}: spatial loops {loops} need {spec.spatial_fanout} instances below, "
+                f"there are {available}"
+            )
+    return problems
+
+
+def check_mapping(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, source: str = "mapping") -> Nest:
+    """Raise one EnergySimError listing every way ``mapping`` does not fit; else its nest."""
+    bounds = layer.loop_bounds
+    if bounds is None:
+        raise EnergySimError(f"{source}: layer {layer.name} has no MACs to map")
+    problems = structure_problems(mapping, layer, hierarchy)
+    nest = Nest(mapping, bounds)
+    if not problems:
+        problems = capacity_problems(mapping, layer, hierarchy, nest)
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise EnergySimError(
+            f"{source}: mapping of layer {layer.name} on {hierarchy.name} does not fit:\n{listing}"
+        )
+    return nest

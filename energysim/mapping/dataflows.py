@@ -1,0 +1,309 @@
+"""Named dataflows: weight, output, input and row stationary, and no local reuse.
+
+A dataflow is a rule for building a mapping (Chen, Emer, Sze, ISCA 2016):
+
+* ``ws`` weight stationary: each PE's storage keeps weights; the loops just
+  above it run over what weights do not index (N, P, Q), so a weight is used
+  for all its MACs before it leaves. C and M are spread over the array.
+* ``os`` output stationary: each PE keeps partial sums; the reduction loops
+  (C, R, S) run innermost, so a psum leaves only when complete. Output pixels
+  (P, Q) and channels (M) are spread over the array.
+* ``is`` input stationary: each PE keeps inputs; M runs innermost.
+* ``rs`` row stationary (Eyeriss): each PE runs a 1-D convolution of a filter
+  row with an input row; filter rows (R) go down the array's rows, output rows
+  (P) across its columns, psums accumulate down a column, and the input window
+  slides along Q in the PE's scratchpad.
+* ``nlr`` no local reuse: the PEs keep nothing; everything comes from the
+  global buffer (inputs multicast, psums reduced across the array).
+
+Building a mapping is a small search within the dataflow's rules: a few
+spatial assignments (best array utilisation first) times a few tiling
+priorities, each tile grown greedily to fill its level; the candidate of
+least energy wins. The same layer on the same hierarchy always gives the same
+mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from energysim.analysis.accesses import count_accesses
+from energysim.analysis.energy import price
+from energysim.analysis.tiles import Nest
+from energysim.errors import EnergySimError
+from energysim.mapping.check import capacity_problems, check_mapping, fanout, structure_problems
+from energysim.model.base import Tensor
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import DIMENSIONS, LayerBase
+from energysim.model.mapping import LevelMapping, Loop, Mapping
+
+
+@dataclass(frozen=True)
+class DataflowRules:
+    """What a dataflow fixes: the PE's storage, the loop order and the spatial dims.
+
+    ``order`` is the temporal loop order (outer to inner) at every level;
+    ``local_keeps`` and ``local_dims`` say what the per-PE level keeps and
+    which dimensions its own loops may cover; ``rows`` and ``cols`` list the
+    dimensions to spread over the array, in order of preference.
+    """
+
+    name: str
+    title: str
+    order: str
+    local_keeps: tuple[Tensor, ...]
+    local_dims: str
+    rows: str
+    cols: str
+
+
+DATAFLOWS: dict[str, DataflowRules] = {
+    rules.name: rules
+    for rules in (
+        DataflowRules("ws", "weight stationary", "GCRSMNPQ", ("weights",), "CMRS", "CRS", "M"),
+        DataflowRules("os", "output stationary", "GNMPQCRS", ("outputs",), "MPQN", "PM", "QN"),
+        DataflowRules("is", "input stationary", "GNCRSPQM", ("inputs",), "CPQN", "C", "PQN"),
+        DataflowRules(
+            "rs", "row stationary", "GNMCPRSQ", ("weights", "inputs", "outputs"), "SCM", "RC", "PMN"
+        ),
+        DataflowRules("nlr", "no local reuse", "GNMPQCRS", (), "", "C", "MN"),
+    )
+}
+
+#: Tiling priorities tried at the levels between the PEs and DRAM (dims grown first).
+TILING_PRIORITIES: tuple[str, ...] = ("QPNMCRSG", "CRSQPNMG", "MNQPCRSG")
+#: Spatial assignments tried per fan-out.
+SPATIAL_CANDIDATES = 3
+
+
+def get_dataflow(name: str) -> DataflowRules:
+    """The dataflow called ``name``; an EnergySimError lists the known ones."""
+    try:
+        return DATAFLOWS[name.lower()]
+    except KeyError:
+        raise EnergySimError(f"unknown dataflow {name!r}; known: {', '.join(DATAFLOWS)}") from None
+
+
+def _divisors(value: int) -> list[int]:
+    return [d for d in range(1, value + 1) if value % d == 0]
+
+
+def _prime_factors(value: int) -> list[int]:
+    factors, candidate = [], 2
+    while candidate * candidate <= value:
+        while value % candidate == 0:
+            factors.append(candidate)
+            value //= candidate
+        candidate += 1
+    if value > 1:
+        factors.append(value)
+    return factors
+
+
+def local_level(hierarchy: Hierarchy) -> int | None:
+    """Index of the per-PE storage level (one instance per PE), if there is one."""
+    for index in range(len(hierarchy.levels) - 1, -1, -1):
+        if hierarchy.levels[index].instances == hierarchy.compute.pes:
+            return index
+    return None
+
+
+def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[dict[str, int]]:
+    """Ways to fill one array axis of ``capacity`` with ``dims``, most useful first."""
+    options: list[tuple[float, int, dict[str, int]]] = []
+    usable = [dim for dim in dims if remaining.get(dim, 1) > 1]
+    for start in range(len(usable)):
+        for exact in (True, False):
+            chosen: dict[str, int] = {}
+            left = capacity
+            for dim in usable[start:] + usable[:start]:
+                bound = remaining[dim]
+                factor = max(d for d in _divisors(bound) if d <= left) if exact else min(bound, left)
+                if factor > 1:
+                    chosen[dim] = factor
+                    left //= factor
+            lanes = math.prod(chosen.values())
+            useful = math.prod(remaining[d] / (math.ceil(remaining[d] / f) * f) for d, f in chosen.items())
+            options.append((lanes * useful, len(options), chosen))
+    options.append((1.0, len(options), {}))
+    unique: list[dict[str, int]] = []
+    for _, _, chosen in sorted(options, key=lambda item: (-item[0], item[1])):
+        if chosen not in unique:
+            unique.append(chosen)
+    return unique
+
+
+def _fanout_shape(hierarchy: Hierarchy, index: int) -> tuple[int, int]:
+    count = fanout(hierarchy, index)
+    if count == hierarchy.compute.pes and hierarchy.levels[index].instances == 1:
+        return hierarchy.compute.array.rows, hierarchy.compute.array.cols
+    return 1, count
+
+
+def _spatial_plans(
+    hierarchy: Hierarchy, sizes: dict[str, int], rules: DataflowRules, generic: bool
+) -> Iterator[dict[int, dict[str, int]]]:
+    """Spatial factors per fanning level, best utilisation first."""
+    plans: list[tuple[dict[int, dict[str, int]], dict[str, int]]] = [({}, dict(sizes))]
+    for index in range(len(hierarchy.levels)):
+        rows, cols = _fanout_shape(hierarchy, index)
+        if rows * cols == 1:
+            continue
+        extended = []
+        for plan, remaining in plans:
+            row_dims = "".join(DIMENSIONS) if generic else rules.rows
+            col_dims = "".join(DIMENSIONS) if generic else rules.cols
+            axis_choices: list[tuple[dict[str, int], dict[str, int]]] = []
+            if rows == 1:
+                axis_choices = [(opt, {}) for opt in _axis_options(remaining, row_dims + col_dims, cols)]
+            else:
+                for row_option in _axis_options(remaining, row_dims, rows)[:SPATIAL_CANDIDATES]:
+                    left = {d: math.ceil(v / row_option.get(d, 1)) for d, v in remaining.items()}
+                    for col_option in _axis_options(left, col_dims, cols)[:SPATIAL_CANDIDATES]:
+                        axis_choices.append((row_option, col_option))
+            for row_option, col_option in axis_choices[: SPATIAL_CANDIDATES * 2]:
+                combined = dict(row_option)
+                for dim, factor in col_option.items():
+                    combined[dim] = combined.get(dim, 1) * factor
+                left = {d: math.ceil(v / combined.get(d, 1)) for d, v in remaining.items()}
+                extended.append(({**plan, index: combined}, left))
+        plans = extended[: SPATIAL_CANDIDATES * 2]
+    for plan, _ in plans[:SPATIAL_CANDIDATES]:
+        yield plan
+
+
+def _level_keeps(
+    hierarchy: Hierarchy, rules: DataflowRules, index: int, local: int | None
+) -> tuple[Tensor, ...]:
+    hardware = hierarchy.levels[index].keeps
+    if index == local:
+        return tuple(tensor for tensor in hardware if tensor in rules.local_keeps)
+    return hardware
+
+
+def _assemble(
+    hierarchy: Hierarchy,
+    rules: DataflowRules,
+    keeps: list[tuple[Tensor, ...]],
+    temporal: list[dict[str, int]],
+    spatial: dict[int, dict[str, int]],
+) -> Mapping:
+    levels = []
+    for index, level in enumerate(hierarchy.levels):
+        factors = temporal[index]
+        levels.append(
+            LevelMapping(
+                level=level.name,
+                temporal=tuple(Loop(d, factors[d]) for d in rules.order if factors.get(d, 1) > 1),
+                spatial=tuple(Loop(d, f) for d, f in sorted(spatial.get(index, {}).items()) if f > 1),
+                keeps=keeps[index],
+            )
+        )
+    return Mapping(tuple(levels))
+
+
+def _tile(
+    layer: LayerBase,
+    hierarchy: Hierarchy,
+    rules: DataflowRules,
+    spatial: dict[int, dict[str, int]],
+    priority: str,
+) -> Mapping | None:
+    """Grow tiles greedily from the innermost level out; None if even the smallest does not fit."""
+    bounds = layer.loop_bounds
+    assert bounds is not None
+    local = local_level(hierarchy)
+    spread = {d: math.prod(plan.get(d, 1) for plan in spatial.values()) for d in DIMENSIONS}
+    remaining = {d: math.ceil(bounds.sizes[d] / spread[d]) for d in DIMENSIONS}
+    count = len(hierarchy.levels)
+    keeps = [_level_keeps(hierarchy, rules, index, local) for index in range(count)]
+    temporal: list[dict[str, int]] = [{} for _ in range(count)]
+    temporal[0] = dict(remaining)
+
+    def fits(index: int) -> bool:
+        mapping = _assemble(hierarchy, rules, keeps, temporal, spatial)
+        nest = Nest(mapping, bounds)
+        return not capacity_problems(mapping, layer, hierarchy, nest)
+
+    if not fits(0):
+        return None
+    for index in range(count - 1, 0, -1):
+        if not keeps[index]:
+            continue
+        dims = rules.local_dims if index == local else priority
+        for dim in dims:
+            for prime in sorted(_prime_factors(temporal[0].get(dim, 1)), reverse=True):
+                temporal[0][dim] //= prime
+                temporal[index][dim] = temporal[index].get(dim, 1) * prime
+                if not fits(index):
+                    temporal[0][dim] *= prime
+                    temporal[index][dim] //= prime
+    return _assemble(hierarchy, rules, keeps, temporal, spatial)
+
+
+def _energy(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy) -> float:
+    assert layer.loop_bounds is not None
+    counts = count_accesses(mapping, layer.loop_bounds, hierarchy, layer.macs)
+    return float(sum(row["energy_pj"] for row in price(counts, layer, hierarchy)))
+
+
+def build_mapping(layer: LayerBase, hierarchy: Hierarchy, dataflow: str) -> Mapping:
+    """The least-energy mapping of ``layer`` on ``hierarchy`` within ``dataflow``'s rules."""
+    rules = get_dataflow(dataflow)
+    if layer.loop_bounds is None:
+        raise EnergySimError(f"layer {layer.name} has no MACs: dataflows map conv, fc and matmul layers")
+    bounds = layer.loop_bounds
+    key = (
+        hierarchy.model_dump_json(),
+        rules.name,
+        tuple(bounds.sizes.items()),
+        bounds.stride,
+        bounds.dilation,
+        tuple(layer.bits(tensor) for tensor in ("weights", "inputs", "outputs")),
+    )
+    if key not in _SEARCHED:
+        _SEARCHED[key] = _search(layer, hierarchy, rules)
+    return _SEARCHED[key]
+
+
+#: Mappings found so far, by everything that decides them (layers of one shape share one).
+_SEARCHED: dict[tuple[object, ...], Mapping] = {}
+
+
+def _utilisation(spatial: dict[int, dict[str, int]], hierarchy: Hierarchy) -> float:
+    lanes = math.prod(math.prod(plan.values()) for plan in spatial.values())
+    fanouts = math.prod(fanout(hierarchy, index) for index in range(len(hierarchy.levels)))
+    return lanes / fanouts
+
+
+def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Mapping:
+    """Least energy over a few spatial plans x tiling priorities.
+
+    The dataflow's own spatial dimensions come first; other dimensions are
+    tried too when those leave most of the array idle (a layer too small for
+    them, or a machine whose array does not suit the dataflow).
+    """
+    best: tuple[float, Mapping] | None = None
+    best_utilisation = 0.0
+    assert layer.loop_bounds is not None
+    for generic in (False, True):
+        if best is not None and best_utilisation >= 0.5:
+            break
+        for spatial in _spatial_plans(hierarchy, layer.loop_bounds.sizes, rules, generic):
+            for priority in TILING_PRIORITIES:
+                mapping = _tile(layer, hierarchy, rules, spatial, priority)
+                if mapping is None or structure_problems(mapping, layer, hierarchy):
+                    continue
+                energy = _energy(mapping, layer, hierarchy)
+                if best is None or energy < best[0]:
+                    best = (energy, mapping)
+                    best_utilisation = _utilisation(spatial, hierarchy)
+    if best is None:
+        raise EnergySimError(
+            f"dataflow {rules.name}: no mapping of layer {layer.name} fits {hierarchy.name}: even the "
+            "smallest tiles overflow a level (see energysim validate for its sizes)"
+        )
+    check_mapping(best[1], layer, hierarchy)
+    return Mapping(best[1].levels, note=f"{rules.name} ({rules.title}), energy {best[0]:.4g} pJ")

@@ -1,0 +1,296 @@
+"""A brute-force reference for access counting: one MAC at a time, tiles as Python sets.
+
+This is a test oracle for :func:`energysim.analysis.accesses.count_accesses`,
+written from the counting semantics in that module's docstring only, not from
+its implementation. It is deliberately naive: it enumerates every time step and
+every spatial point of the padded nest, builds every tile of every level
+instance as an explicit set of tensor elements, and walks the steps in order,
+diffing each instance's tile against the one it held before. It is meant for
+tiny nests (a few thousand padded MACs).
+
+Vocabulary (as in the spec):
+
+* The nest is ``T_0 S_0 T_1 S_1 ... T_{L-1} S_{L-1}``, level 0 outermost.
+* A *time step* is one assignment of all temporal loops (lexicographic in nest
+  order); at each step every *point* (one assignment of all spatial loops)
+  does one MAC.
+* An *instance* of level ``i`` is an assignment of the spatial loops of levels
+  above ``i``; since spatial loops are kept in nest order, that is a prefix of
+  a point.
+* The *tile* of tensor ``t`` held by an instance of level ``i`` at a step is
+  the set of ``t``-elements touched by every MAC whose temporal indices of
+  levels above ``i`` are the current step's, and whose spatial indices of
+  levels above ``i`` are the instance's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from energysim.model.base import TENSORS, Tensor
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import DIMENSIONS, LoopBounds
+from energysim.model.mapping import Mapping
+
+#: Dimensions that do not index outputs: instances differing only in these are reduction siblings.
+REDUCTION_DIMS: frozenset[str] = frozenset({"C", "R", "S"})
+
+Element = tuple[int, ...]
+Instance = tuple[int, ...]
+Counts = dict[tuple[str, str, str], int]
+Transfers = dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class NestLoop:
+    """One loop of the whole nest, tagged with its level and kind."""
+
+    level: int
+    spatial: bool
+    dim: str
+    factor: int
+
+
+def nest_loops(mapping: Mapping) -> list[NestLoop]:
+    """Every loop of the mapping in nest order: T_0 S_0 T_1 S_1 ..."""
+    result = []
+    for index, level in enumerate(mapping.levels):
+        result += [NestLoop(index, False, loop.dim, loop.factor) for loop in level.temporal]
+        result += [NestLoop(index, True, loop.dim, loop.factor) for loop in level.spatial]
+    return result
+
+
+def dim_indices(loops: list[NestLoop], values: list[int]) -> dict[str, int]:
+    """Each dimension's index: sum of loop index x product of the factors of later loops of that dim."""
+    indices = dict.fromkeys(DIMENSIONS, 0)
+    for position, (loop, value) in enumerate(zip(loops, values, strict=True)):
+        later = math.prod(other.factor for other in loops[position + 1 :] if other.dim == loop.dim)
+        indices[loop.dim] += value * later
+    return indices
+
+
+def tensor_element(tensor: Tensor, d: dict[str, int], bounds: LoopBounds) -> Element:
+    """The coordinates of the element of ``tensor`` that a MAC with indices ``d`` touches."""
+    if tensor == "weights":
+        return (d["G"], d["M"], d["C"], d["R"], d["S"])
+    if tensor == "outputs":
+        return (d["G"], d["N"], d["M"], d["P"], d["Q"])
+    (stride_h, stride_w), (dilation_h, dilation_w) = bounds.stride, bounds.dilation
+    h = d["P"] * stride_h + d["R"] * dilation_h
+    w = d["Q"] * stride_w + d["S"] * dilation_w
+    return (d["N"], d["G"], d["C"], h, w)
+
+
+class BruteForce:
+    """Walks one mapped layer MAC by MAC; ``run`` returns (counts, transfers)."""
+
+    def __init__(self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy) -> None:
+        self.mapping = mapping
+        self.hierarchy = hierarchy
+        self.names = [level.level for level in mapping.levels]
+        self.depth = len(mapping.levels)
+        loops = nest_loops(mapping)
+        self.temporal = [loop for loop in loops if not loop.spatial]
+        self.spatial = [loop for loop in loops if loop.spatial]
+        # The time steps in order, and the spatial points (PEs) of the padded nest.
+        self.steps = list(itertools.product(*(range(lp.factor) for lp in self.temporal)))
+        self.points = list(itertools.product(*(range(lp.factor) for lp in self.spatial)))
+        # How many temporal / spatial loops belong to levels above level i (i = 0 .. depth).
+        self.temporal_above = [sum(1 for lp in self.temporal if lp.level < i) for i in range(self.depth + 1)]
+        self.spatial_above = [sum(1 for lp in self.spatial if lp.level < i) for i in range(self.depth + 1)]
+
+        # The element of every tensor touched by the MAC at (step index, point).
+        self.element: dict[Tensor, dict[tuple[int, tuple[int, ...]], Element]] = {t: {} for t in TENSORS}
+        # tiles[i][t][(temporal prefix, instance)]: the tile of t at level i.
+        self.tiles: list[dict[Tensor, dict[tuple[tuple[int, ...], Instance], set[Element]]]] = [
+            {t: defaultdict(set) for t in TENSORS} for _ in range(self.depth)
+        ]
+        for step_index, step in enumerate(self.steps):
+            for point in self.points:
+                values = self._interleave(loops, step, point)
+                d = dim_indices(loops, values)
+                for tensor in TENSORS:
+                    element = tensor_element(tensor, d, bounds)
+                    self.element[tensor][(step_index, point)] = element
+                    for i in range(self.depth):
+                        key = (step[: self.temporal_above[i]], point[: self.spatial_above[i]])
+                        self.tiles[i][tensor][key].add(element)
+
+        self.counts: Counts = defaultdict(int)
+        self.transfers: Transfers = defaultdict(int)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _interleave(loops: list[NestLoop], step: tuple[int, ...], point: tuple[int, ...]) -> list[int]:
+        """The index of every loop of the nest (nest order) from a step and a point."""
+        temporal_values, spatial_values = iter(step), iter(point)
+        return [next(spatial_values) if lp.spatial else next(temporal_values) for lp in loops]
+
+    def instances(self, level: int) -> list[Instance]:
+        """Every instance of ``level``: each assignment of the spatial loops above it."""
+        return sorted({point[: self.spatial_above[level]] for point in self.points})
+
+    def points_below(self, level: int, instance: Instance) -> list[tuple[int, ...]]:
+        """The spatial points (PEs) under one instance of ``level``."""
+        return [point for point in self.points if point[: self.spatial_above[level]] == instance]
+
+    def tile(self, level: int, tensor: Tensor, step: tuple[int, ...], instance: Instance) -> set[Element]:
+        """The tile of ``tensor`` held by ``instance`` of ``level`` at ``step``.
+
+        Always the same set object for the same key, so an unchanged tile can be
+        recognised by identity.
+        """
+        return self.tiles[level][tensor][(step[: self.temporal_above[level]], instance)]
+
+    def multicasts(self, upper: int, lower: int) -> bool:
+        """True if every level in [upper, lower) that fans out (a spatial factor > 1) multicasts."""
+        for q in range(upper, lower):
+            fans_out = any(loop.factor > 1 for loop in self.mapping.levels[q].spatial)
+            network = self.hierarchy.levels[q].network
+            if fans_out and (network is None or not network.multicast):
+                return False
+        return True
+
+    def add(self, level: int, tensor: Tensor, action: str, count: int) -> None:
+        self.counts[(self.names[level], tensor, action)] += count
+
+    def add_transfers(self, upper: int, lower: int, tensor: Tensor, count: int) -> None:
+        """``count`` elements cross every network of the levels in [upper, lower)."""
+        for q in range(upper, lower):
+            if self.hierarchy.levels[q].network is not None:
+                self.transfers[(self.names[q], tensor)] += count
+
+    def chain(self, tensor: Tensor) -> list[int]:
+        """The levels keeping ``tensor``, outermost first (level 0 keeps everything)."""
+        return [i for i, level in enumerate(self.mapping.levels) if i == 0 or level.keeps_tensor(tensor)]
+
+    # -- weights and inputs -------------------------------------------------------------------------
+
+    def read_only(self, tensor: Tensor) -> None:
+        chain = self.chain(tensor)
+        for parent, child in itertools.pairwise(chain):
+            multicast = self.multicasts(parent, child)
+            held: dict[Instance, set[Element]] = {instance: set() for instance in self.instances(child)}
+            for step in self.steps:
+                # The new elements each child instance fills at this step, grouped by parent instance.
+                new_by_parent: dict[Instance, list[set[Element]]] = defaultdict(list)
+                for instance in held:
+                    tile = self.tile(child, tensor, step, instance)
+                    if tile is held[instance]:
+                        continue  # same tile: nothing new
+                    new = tile - held[instance]
+                    held[instance] = tile
+                    self.add(child, tensor, "fill", len(new))
+                    self.add_transfers(parent, child, tensor, len(new))
+                    new_by_parent[instance[: self.spatial_above[parent]]].append(new)
+                for news in new_by_parent.values():
+                    reads = len(set().union(*news)) if multicast else sum(len(new) for new in news)
+                    self.add(parent, tensor, "read", reads)
+        self.operand_reads(chain[-1], tensor)
+
+    def operand_reads(self, level: int, tensor: Tensor) -> None:
+        """MAC operand reads from the innermost level keeping ``tensor``, and their network deliveries."""
+        multicast = self.multicasts(level, self.depth)
+        for instance in self.instances(level):
+            below = self.points_below(level, instance)
+            for step_index in range(len(self.steps)):
+                if multicast:
+                    reads = len({self.element[tensor][(step_index, point)] for point in below})
+                else:
+                    reads = len(below)
+                self.add(level, tensor, "read", reads)
+                self.add_transfers(level, self.depth, tensor, len(below))
+
+    # -- outputs ------------------------------------------------------------------------------------
+
+    def designated(self, level: int, instance: Instance) -> bool:
+        """True for the reduction sibling whose C, R, S spatial indices above ``level`` are all 0."""
+        loops = self.spatial[: self.spatial_above[level]]
+        pairs = zip(loops, instance, strict=True)
+        return all(value == 0 for loop, value in pairs if loop.dim in REDUCTION_DIMS)
+
+    def outputs(self) -> None:
+        tensor: Tensor = "outputs"
+        # The first time step at which any MAC touches each output element.
+        first_step: dict[Element, int] = {}
+        for (step_index, _), element in self.element[tensor].items():
+            first_step[element] = min(first_step.get(element, step_index), step_index)
+
+        chain = self.chain(tensor)
+        innermost = chain[-1]
+        parents: dict[int, int | None] = {chain[0]: None}
+        parents |= {child: parent for parent, child in itertools.pairwise(chain)}
+        for level in chain:
+            self.output_level(level, parents[level], level == innermost, first_step)
+
+        # MAC results sent to the innermost level keeping outputs: one per point per step.
+        self.add_transfers(innermost, self.depth, tensor, len(self.steps) * len(self.points))
+
+    def drain(self, level: int, parent: int, departing: dict[Instance, set[Element]]) -> None:
+        """Elements leaving the tiles of ``level``'s instances go up to ``parent``.
+
+        Each sending instance's elements cross the networks; the parent counts one
+        update per distinct element per parent instance (siblings are reduced).
+        """
+        union_by_parent: dict[Instance, set[Element]] = defaultdict(set)
+        for instance, elements in departing.items():
+            self.add_transfers(parent, level, "outputs", len(elements))
+            union_by_parent[instance[: self.spatial_above[parent]]] |= elements
+        self.add(parent, "outputs", "update", sum(len(elements) for elements in union_by_parent.values()))
+
+    def output_level(
+        self, level: int, parent: int | None, innermost: bool, first_step: dict[Element, int]
+    ) -> None:
+        """Walks one level keeping outputs: drains, fills, and (innermost) MAC updates."""
+        tensor: Tensor = "outputs"
+        held: dict[Instance, set[Element]] = {instance: set() for instance in self.instances(level)}
+        # Elements of the instance's tile that hold a value in their current residency
+        # (filled on arrival, or written since): an update to one of those reads it first.
+        valued: dict[Instance, set[Element]] = {instance: set() for instance in held}
+        below = {instance: self.points_below(level, instance) for instance in held}
+        for step_index, step in enumerate(self.steps):
+            departing: dict[Instance, set[Element]] = {}
+            for instance in held:
+                tile = self.tile(level, tensor, step, instance)
+                if tile is not held[instance]:
+                    leaving, arriving = held[instance] - tile, tile - held[instance]
+                    held[instance] = tile
+                    departing[instance] = leaving
+                    valued[instance] -= leaving
+                    if parent is not None and self.designated(level, instance):
+                        filled = {e for e in arriving if first_step[e] < step_index}
+                        self.add(level, tensor, "fill", len(filled))
+                        self.add(parent, tensor, "read", len(filled))
+                        self.add_transfers(parent, level, tensor, len(filled))
+                        valued[instance] |= filled
+                if innermost:
+                    touched = {self.element[tensor][(step_index, point)] for point in below[instance]}
+                    self.add(level, tensor, "update", len(touched))
+                    # An update of an element with a value reads it; the others are first writes.
+                    self.add(level, tensor, "read", len(touched & valued[instance]))
+                    valued[instance] |= touched
+            if parent is not None:
+                self.drain(level, parent, departing)
+        if parent is not None:
+            self.drain(level, parent, held)  # at the end every tile drains
+
+    # -- all --------------------------------------------------------------------------------------
+
+    def run(self) -> tuple[Counts, Transfers]:
+        self.read_only("weights")
+        self.read_only("inputs")
+        self.outputs()
+        counts = {key: value for key, value in self.counts.items() if value}
+        transfers = {key: value for key, value in self.transfers.items() if value}
+        return counts, transfers
+
+
+def brute_force_counts(
+    mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy
+) -> tuple[Counts, Transfers]:
+    """Access counts and network transfers of ``mapping``, by walking every MAC (zero counts omitted)."""
+    return BruteForce(mapping, bounds, hierarchy).run()
