@@ -48,9 +48,10 @@ def as_network(workload: WorkloadLike) -> Network:
 
 def _mappings_by_layer(
     mapping: MappingLike | None, network: Network, hierarchy: Hierarchy
-) -> dict[str, Mapping]:
+) -> tuple[dict[str, Mapping], str]:
+    """The given mappings by layer name, and where they came from (for messages)."""
     if mapping is None:
-        return {}
+        return {}, "mapping"
     mac_layers = [layer.name for layer in network.layers if layer.loop_bounds is not None]
     if isinstance(mapping, str | Path):
         layer_name, loaded = load_mapping(mapping, hierarchy)
@@ -59,20 +60,20 @@ def _mappings_by_layer(
                 f"{mapping}: the mapping names no layer, and {network.name} has {len(mac_layers)} "
                 "layers with MACs; add 'layer: NAME' to the file"
             )
-        return {layer_name or mac_layers[0]: loaded}
+        return {layer_name or mac_layers[0]: loaded}, str(mapping)
     if isinstance(mapping, Mapping):
         if len(mac_layers) != 1:
             raise EnergySimError(
                 f"one mapping given for {network.name}, which has {len(mac_layers)} layers with MACs; "
                 "give a dict of layer name to mapping"
             )
-        return {mac_layers[0]: mapping}
+        return {mac_layers[0]: mapping}, "mapping"
     unknown = [name for name in mapping if name not in network.layer_names]
     if unknown:
         raise EnergySimError(
             f"mapping given for unknown layers {unknown}; {network.name} has {network.layer_names}"
         )
-    return dict(mapping)
+    return dict(mapping), "mapping"
 
 
 def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
@@ -122,7 +123,7 @@ def analyze(
     """
     network = as_network(workload)
     machine = load_hierarchy(hierarchy)
-    given = _mappings_by_layer(mapping, network, machine)
+    given, source = _mappings_by_layer(mapping, network, machine)
     if dataflow is not None:
         get_dataflow(dataflow)
     selected = list(network.layers) if layers is None else [network[name] for name in layers]
@@ -137,7 +138,7 @@ def analyze(
             continue
         if layer.name in given:
             layer_mapping = given[layer.name]
-            nest = check_mapping(layer_mapping, layer, machine, source=f"mapping of {layer.name}")
+            nest = check_mapping(layer_mapping, layer, machine, source=source)
         elif dataflow is None:
             raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
         else:

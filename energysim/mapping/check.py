@@ -119,7 +119,5 @@ def check_mapping(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, sour
         problems = capacity_problems(mapping, layer, hierarchy, nest)
     if problems:
         listing = "\n".join(f"  - {problem}" for problem in problems)
-        raise EnergySimError(
-            f"{source}: mapping of layer {layer.name} on {hierarchy.name} does not fit:\n{listing}"
-        )
+        raise EnergySimError(f"{source}: layer {layer.name} does not fit {hierarchy.name}:\n{listing}")
     return nest
