@@ -272,6 +272,11 @@ def build_mapping(layer: LayerBase, hierarchy: Hierarchy, dataflow: str) -> Mapp
 _SEARCHED: dict[tuple[object, ...], Mapping] = {}
 
 
+def clear_mapping_cache() -> None:
+    """Forget the mappings found so far (for cold-start timing; results do not change)."""
+    _SEARCHED.clear()
+
+
 def _utilisation(spatial: dict[int, dict[str, int]], hierarchy: Hierarchy) -> float:
     lanes = math.prod(math.prod(plan.values()) for plan in spatial.values())
     fanouts = math.prod(fanout(hierarchy, index) for index in range(len(hierarchy.levels)))
