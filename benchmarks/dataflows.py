@@ -25,7 +25,9 @@ def main() -> None:
         results = {d: es.analyze(network, "eyeriss", d, layers=layers) for d in DATAFLOWS}
         rs = results["rs"].energy_per_mac_pj
         print(f"\nAlexNet {group} on eyeriss (energy per MAC, in MACs; ratio to RS)")
-        print(f"{'dataflow':<9}{'energy/MAC':>11}{'x RS':>7}{'DRAM':>8}{'GLB':>8}{'NoC':>8}{'RF':>8}{'MAC':>8}")
+        print(
+            f"{'dataflow':<9}{'energy/MAC':>11}{'x RS':>7}{'DRAM':>8}{'GLB':>8}{'NoC':>8}{'RF':>8}{'MAC':>8}"
+        )
         for dataflow, result in results.items():
             by_level = result.energy_by_level() / result.macs
             cells = [by_level.get(name, 0.0) for name in ("DRAM", "GLB", "GLB network", "RF", "PE")]

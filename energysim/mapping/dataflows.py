@@ -210,8 +210,9 @@ def _tile(
     rules: DataflowRules,
     spatial: dict[int, dict[str, int]],
     priority: str,
-) -> Mapping | None:
-    """Grow tiles greedily from the innermost level out; None if even the smallest does not fit."""
+    grow: bool = True,
+) -> Mapping:
+    """Grow tiles greedily from the innermost level out (with ``grow``; else the smallest tiles)."""
     bounds = layer.loop_bounds
     assert bounds is not None
     local = local_level(hierarchy)
@@ -227,8 +228,8 @@ def _tile(
         nest = Nest(mapping, bounds)
         return not capacity_problems(mapping, layer, hierarchy, nest)
 
-    if not fits(0):
-        return None
+    if not grow or not fits(0):
+        return _assemble(hierarchy, rules, keeps, temporal, spatial)
     for index in range(count - 1, 0, -1):
         if not keeps[index]:
             continue
@@ -299,16 +300,22 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
         for spatial in _spatial_plans(hierarchy, layer.loop_bounds.sizes, rules, generic):
             for priority in TILING_PRIORITIES:
                 mapping = _tile(layer, hierarchy, rules, spatial, priority)
-                if mapping is None or structure_problems(mapping, layer, hierarchy):
+                nest = Nest(mapping, layer.loop_bounds)
+                if structure_problems(mapping, layer, hierarchy) or capacity_problems(
+                    mapping, layer, hierarchy, nest
+                ):
                     continue
                 energy = _energy(mapping, layer, hierarchy)
                 if best is None or energy < best[0]:
                     best = (energy, mapping)
                     best_utilisation = _utilisation(spatial, hierarchy)
     if best is None:
+        smallest = _tile(layer, hierarchy, rules, {}, "", grow=False)
+        nest = Nest(smallest, layer.loop_bounds)
+        reasons = "; ".join(capacity_problems(smallest, layer, hierarchy, nest))
         raise EnergySimError(
             f"dataflow {rules.name}: no mapping of layer {layer.name} fits {hierarchy.name}: even the "
-            "smallest tiles overflow a level (see energysim validate for its sizes)"
+            f"smallest tiles overflow: {reasons}"
         )
     check_mapping(best[1], layer, hierarchy)
     return Mapping(best[1].levels, note=f"{rules.name} ({rules.title}), energy {best[0]:.4g} pJ")
