@@ -94,3 +94,19 @@ def test_energy_is_the_sum_of_its_parts(result: es.Result) -> None:
     assert result.energy_by_level().sum() == pytest.approx(result.total_energy_pj)
     assert result.energy_by_tensor().sum() == pytest.approx(result.total_energy_pj)
     assert result.layers["energy_pj"].sum() == pytest.approx(result.total_energy_pj)
+
+
+@pytest.mark.parametrize("hierarchy", ["eyeriss", "tpu-like", "edge-npu", "v100", "lecture-toy"])
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_every_dataflow_maps_every_layer_kind_on_every_shipped_hierarchy(
+    hierarchy: str, dataflow: str
+) -> None:
+    """Convolutions (plain, grouped, depthwise, strided), FC and attention matmuls all map."""
+    mobilenet_head = es.load_workload("mobilenet-v2").layer_names[:10]  # plain, depthwise, pointwise
+    for network, layers in (("alexnet", None), ("bert-base-layer", None), ("mobilenet-v2", mobilenet_head)):
+        result = es.analyze(network, hierarchy, dataflow, layers=layers)
+        assert result.macs == sum(result.workload[name].macs for name in result.layers["layer"])
+        dram = result.hierarchy.outermost.name
+        for layer in (result.workload[name] for name in result.layers["layer"]):
+            if layer.loop_bounds is not None:
+                assert result.count(dram, "weights", "read", layer.name) >= layer.elements("weights")

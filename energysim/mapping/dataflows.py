@@ -143,9 +143,9 @@ def _fanout_shape(hierarchy: Hierarchy, index: int) -> tuple[int, int]:
 
 
 def _spatial_plans(
-    hierarchy: Hierarchy, sizes: dict[str, int], rules: DataflowRules, generic: bool
+    hierarchy: Hierarchy, sizes: dict[str, int], row_dims: str, col_dims: str
 ) -> Iterator[dict[int, dict[str, int]]]:
-    """Spatial factors per fanning level, best utilisation first."""
+    """Spatial factors per fanning level from the given dims, best utilisation first."""
     plans: list[tuple[dict[int, dict[str, int]], dict[str, int]]] = [({}, dict(sizes))]
     for index in range(len(hierarchy.levels)):
         rows, cols = _fanout_shape(hierarchy, index)
@@ -153,8 +153,6 @@ def _spatial_plans(
             continue
         extended = []
         for plan, remaining in plans:
-            row_dims = "".join(DIMENSIONS) if generic else rules.rows
-            col_dims = "".join(DIMENSIONS) if generic else rules.cols
             axis_choices: list[tuple[dict[str, int], dict[str, int]]] = []
             if rows == 1:
                 axis_choices = [(opt, {}) for opt in _axis_options(remaining, row_dims + col_dims, cols)]
@@ -287,17 +285,27 @@ def _utilisation(spatial: dict[int, dict[str, int]], hierarchy: Hierarchy) -> fl
 def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Mapping:
     """Least energy over a few spatial plans x tiling priorities.
 
-    The dataflow's own spatial dimensions come first; other dimensions are
-    tried too when those leave most of the array idle (a layer too small for
+    The dataflow's own spatial dimensions come first; other dimensions (any,
+    then only the reduction dims C, R, S, then none at all) are tried too when
+    those leave most of the array idle or do not fit (a layer too small for
     them, or a machine whose array does not suit the dataflow).
     """
     best: tuple[float, Mapping] | None = None
     best_utilisation = 0.0
     assert layer.loop_bounds is not None
-    for generic in (False, True):
+    every = "".join(DIMENSIONS)
+    stages = [((rules.rows, rules.cols),), ((every, every), ("CRS", "CRS"))]
+    for stage in stages:
         if best is not None and best_utilisation >= 0.5:
             break
-        for spatial in _spatial_plans(hierarchy, layer.loop_bounds.sizes, rules, generic):
+        plans = [
+            plan
+            for rows, cols in stage
+            for plan in _spatial_plans(hierarchy, layer.loop_bounds.sizes, rows, cols)
+        ]
+        if stage is stages[-1]:
+            plans.append({})
+        for spatial in plans:
             for priority in TILING_PRIORITIES:
                 mapping = _tile(layer, hierarchy, rules, spatial, priority)
                 nest = Nest(mapping, layer.loop_bounds)
