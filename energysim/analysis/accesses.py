@@ -47,6 +47,13 @@ Network transfers: every element delivered to one receiving instance (fills,
 MAC operands) or sent up by one instance (drains, MAC results), counted once
 at each network it crosses between the two levels. MACs: the layer's; the
 padded nest's extra MACs are issued but gated.
+
+Every count is a sum of identical contributions: the first tiles (``start``),
+each kind of tile change (one per temporal loop above the array, ``steps``,
+split by whether the outputs it brings in are new), each compute burst of the
+array (``burst``) and the last drains (``end``). :class:`AccessPlan` keeps
+them apart, with how often each occurs; :func:`count_accesses` adds them up
+and the simulation engine replays them in order, so both charge the same counts.
 """
 
 from __future__ import annotations
@@ -58,8 +65,11 @@ from dataclasses import dataclass, field
 
 from energysim.analysis.tiles import (
     RELEVANT_DIMS,
+    Axis,
+    BaseSet,
     Nest,
     Position,
+    Transition,
     axis_base,
     axis_offset,
     base_size,
@@ -75,6 +85,36 @@ from energysim.model.layers import LoopBounds
 from energysim.model.mapping import Mapping
 
 Action = str  # "read" | "fill" | "update"
+#: A step key: the nest position of the loop that stepped, and whether the outputs it brings are new.
+StepKey = tuple[int, bool]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Elements that cross between an outer level and an inner one (or the PEs).
+
+    ``kind`` is ``fill`` (down, before compute), ``drain`` (psums up, after the
+    compute that finished them), ``operand`` (to the PEs during compute) or
+    ``result`` (MAC results up during compute). ``elements`` are counted at
+    the outer level over all its instances; ``receivers`` is how many distinct
+    inner instances one outer instance serves (they may use several ports).
+    """
+
+    upper: int
+    lower: int
+    tensor: Tensor
+    kind: str
+    elements: int
+    receivers: int
+
+
+@dataclass
+class Bucket:
+    """Counts, network transfers and flows of one occurrence of an event kind."""
+
+    counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
+    transfers: dict[tuple[str, Tensor], int] = field(default_factory=lambda: defaultdict(int))
+    flows: list[Flow] = field(default_factory=list)
 
 
 @dataclass
@@ -95,56 +135,134 @@ class AccessCounts:
         """The count of one (level, tensor, action); 0 if none."""
         return self.counts.get((level, tensor, action), 0)
 
+    def add(self, bucket: Bucket, times: int) -> None:
+        """Add ``times`` occurrences of ``bucket``."""
+        if times == 0:
+            return
+        for count_key, count in bucket.counts.items():
+            self.counts[count_key] += count * times
+        for transfer_key, transfers in bucket.transfers.items():
+            self.transfers[transfer_key] += transfers * times
 
-@dataclass(frozen=True)
-class _Residency:
-    """Per-instance output residencies of one level: all arrivals, and those from zero."""
 
-    instances: int
-    designated: int
-    arrivals: int
-    fresh: int
+@dataclass
+class AccessPlan:
+    """The counts of a mapped layer as event kinds with their multiplicities.
+
+    ``steps[key]`` happens ``step_counts[key]`` times; ``burst`` once per step
+    of the loops above the array level (``bursts`` times in all).
+    """
+
+    nest: Nest
+    names: list[str]
+    array_level: int
+    start: Bucket
+    steps: dict[StepKey, Bucket]
+    step_counts: dict[StepKey, int]
+    burst: Bucket
+    bursts: int
+    end: Bucket
+    macs: int
+
+    def totals(self) -> AccessCounts:
+        """All counts of the layer."""
+        result = AccessCounts(
+            macs=self.macs, padded_macs=self.nest.padded_macs, time_steps=self.nest.time_steps
+        )
+        result.add(self.start, 1)
+        for key, bucket in self.steps.items():
+            result.add(bucket, self.step_counts[key])
+        result.add(self.burst, self.bursts)
+        result.add(self.end, 1)
+        result.counts = defaultdict(int, {k: v for k, v in result.counts.items() if v})
+        result.transfers = defaultdict(int, {k: v for k, v in result.transfers.items() if v})
+        return result
 
 
 def _product(values: list[int]) -> int:
     return math.prod(values)
 
 
-class _Counter:
-    """Counts one mapped layer; one method per tensor kind."""
+def step_multiplicities(nest: Nest, array_level: int) -> dict[StepKey, int]:
+    """How often each kind of step occurs: per temporal loop above the array, new or revisited outputs."""
+    counts: dict[StepKey, int] = {}
+    outer = relevant_outer = 1
+    for position in nest.temporal_above(array_level):
+        total = (position.factor - 1) * outer
+        relevant = position.dim in RELEVANT_DIMS["outputs"]
+        fresh = (position.factor - 1) * relevant_outer if relevant else 0
+        counts[(position.index, True)] = fresh
+        counts[(position.index, False)] = total - fresh
+        outer *= position.factor
+        if relevant:
+            relevant_outer *= position.factor
+    return counts
 
-    def __init__(self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy) -> None:
+
+class _Planner:
+    """Builds the :class:`AccessPlan` of one mapped layer; one method per tensor kind."""
+
+    def __init__(self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> None:
         self.mapping = mapping
         self.bounds = bounds
         self.hierarchy = hierarchy
         self.nest = Nest(mapping, bounds)
         self.names = [level.level for level in mapping.levels]
-        self.result = AccessCounts(time_steps=self.nest.time_steps, padded_macs=self.nest.padded_macs)
+        self.last = len(self.names)
+        array_level = min(hierarchy.array_level, self.last)
+        self.bursts = self.nest.steps_above(array_level)
+        self.plan = AccessPlan(
+            nest=self.nest,
+            names=self.names,
+            array_level=array_level,
+            start=Bucket(),
+            steps={key: Bucket() for key in step_multiplicities(self.nest, array_level)},
+            step_counts=step_multiplicities(self.nest, array_level),
+            burst=Bucket(),
+            bursts=self.bursts,
+            end=Bucket(),
+            macs=macs,
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _fanning_levels(self, upper: int, lower: int) -> set[int]:
-        return {p.level for p in self.nest.spatial_between(upper, lower)}
-
     def _multicasts(self, upper: int, lower: int) -> bool:
         """True if every level between that fans out has a multicast network."""
-        for index in self._fanning_levels(upper, lower):
+        for index in {p.level for p in self.nest.spatial_between(upper, lower)}:
             network = self.hierarchy.levels[index].network
             if network is None or not network.multicast:
                 return False
         return True
 
-    def _add_transfers(self, upper: int, lower: int, tensor: Tensor, count: int) -> None:
+    def _add(self, bucket: Bucket, level: int, tensor: Tensor, action: Action, count: int) -> None:
+        if count:
+            bucket.counts[(self.names[level], tensor, action)] += count
+
+    def _transfers(self, bucket: Bucket, upper: int, lower: int, tensor: Tensor, count: int) -> None:
         for index in range(upper, lower):
             if self.hierarchy.levels[index].network is not None and count:
-                self.result.transfers[(self.names[index], tensor)] += count
+                bucket.transfers[(self.names[index], tensor)] += count
 
-    def _add(self, level: int, tensor: Tensor, action: Action, count: int) -> None:
-        if count:
-            self.result.counts[(self.names[level], tensor, action)] += count
+    def _flow(self, bucket: Bucket, upper: int, lower: int, tensor: Tensor, kind: str, elements: int) -> None:
+        if elements:
+            receivers = (
+                self.nest.instances_used(lower) // self.nest.instances_used(upper)
+                if lower < self.last
+                else (_product([p.factor for p in self.nest.spatial_between(upper, self.last)]))
+            )
+            bucket.flows.append(Flow(upper, lower, tensor, kind, elements, receivers))
+
+    def _step_buckets(self, change: Transition) -> list[Bucket]:
+        """Both buckets of a loop step (new and revisited outputs): read-only data is alike in both."""
+        return [self.plan.steps[(change.position.index, fresh)] for fresh in (True, False)]
 
     def _chain(self, tensor: Tensor) -> list[int]:
         return [index for index, level in enumerate(self.mapping.levels) if level.keeps_tensor(tensor)]
+
+    def _bases(self, axes: tuple[Axis, ...], level: int) -> tuple[list[BaseSet], int]:
+        """Per-axis coordinate sets of one tile of ``level``, and the tile's size."""
+        bases = [axis_base(axis, self.nest, level) for axis in axes]
+        return bases, _product([base_size(base) for base in bases])
 
     # -- weights and inputs -----------------------------------------------------------------------
 
@@ -152,44 +270,63 @@ class _Counter:
         axes = tensor_axes(tensor, self.bounds)
         chain = self._chain(tensor)
         for parent, child in itertools.pairwise(chain):
-            bases = [axis_base(axis, self.nest, child) for axis in axes]
-            size = _product([base_size(base) for base in bases])
-            changes = transitions(self.nest, child)
-            shifts = [[axis_offset(axis, change.dim_offsets) for axis in axes] for change in changes]
-            new_per_change = [
-                size - _product([overlap_after_shift(base, o) for base, o in zip(bases, shift, strict=True)])
-                for shift in shifts
-            ]
-            per_instance = size + sum(c.count * new for c, new in zip(changes, new_per_change, strict=True))
-            fills = per_instance * self.nest.instances_used(child)
-            self._add(child, tensor, "fill", fills)
-            self._add_transfers(parent, child, tensor, fills)
-            if self._multicasts(parent, child):
-                spatial = self.nest.spatial_between(parent, child)
-                offsets = [child_offsets(axis, spatial) for axis in axes]
-                distinct = _product([union_and_good(b, c, 0)[0] for b, c in zip(bases, offsets, strict=True)])
-                for change, shift in zip(changes, shifts, strict=True):
-                    pairs = [union_and_good(b, c, o) for b, c, o in zip(bases, offsets, shift, strict=True)]
-                    new = _product([a for a, _ in pairs]) - _product([g for _, g in pairs])
-                    distinct += change.count * new
-                self._add(parent, tensor, "read", distinct * self.nest.instances_used(parent))
-            else:
-                self._add(parent, tensor, "read", fills)
+            bases, size = self._bases(axes, child)
+            instances, parents = self.nest.instances_used(child), self.nest.instances_used(parent)
+            multicast = self._multicasts(parent, child)
+            offsets = [child_offsets(axis, self.nest.spatial_between(parent, child)) for axis in axes]
+            first_distinct = _product(
+                [union_and_good(b, c, 0)[0] for b, c in zip(bases, offsets, strict=True)]
+            )
+            self._fill(
+                self.plan.start, parent, child, tensor, size * instances, first_distinct * parents, multicast
+            )
+            for change in transitions(self.nest, child):
+                shift = [axis_offset(axis, change.dim_offsets) for axis in axes]
+                kept = _product([overlap_after_shift(b, o) for b, o in zip(bases, shift, strict=True)])
+                pairs = [union_and_good(b, c, o) for b, c, o in zip(bases, offsets, shift, strict=True)]
+                distinct = _product([a for a, _ in pairs]) - _product([g for _, g in pairs])
+                for bucket in self._step_buckets(change):
+                    self._fill(
+                        bucket,
+                        parent,
+                        child,
+                        tensor,
+                        (size - kept) * instances,
+                        distinct * parents,
+                        multicast,
+                    )
         self._operand_reads(chain[-1], tensor, axes)
 
-    def _operand_reads(
-        self, level: int, tensor: Tensor, axes: tuple[tuple[tuple[str, int], ...], ...]
+    def _fill(
+        self,
+        bucket: Bucket,
+        parent: int,
+        child: int,
+        tensor: Tensor,
+        fills: int,
+        distinct: int,
+        multicast: bool,
     ) -> None:
-        below = self.nest.spatial_between(level, len(self.names))
+        reads = distinct if multicast else fills
+        self._add(bucket, child, tensor, "fill", fills)
+        self._add(bucket, parent, tensor, "read", reads)
+        self._transfers(bucket, parent, child, tensor, fills)
+        self._flow(bucket, parent, child, tensor, "fill", reads)
+
+    def _per_burst(self, total: int) -> int:
+        return total // self.bursts
+
+    def _operand_reads(self, level: int, tensor: Tensor, axes: tuple[Axis, ...]) -> None:
+        below = self.nest.spatial_between(level, self.last)
         pes = _product([p.factor for p in below])
-        per_step = (
-            _product([len(child_offsets(axis, below)) for axis in axes])
-            if self._multicasts(level, len(self.names))
-            else pes
-        )
+        distinct = _product([len(child_offsets(axis, below)) for axis in axes])
+        per_step = distinct if self._multicasts(level, self.last) else pes
         steps = self.nest.time_steps * self.nest.instances_used(level)
-        self._add(level, tensor, "read", steps * per_step)
-        self._add_transfers(level, len(self.names), tensor, steps * pes)
+        burst = self.plan.burst
+        reads = self._per_burst(steps * per_step)
+        self._add(burst, level, tensor, "read", reads)
+        self._transfers(burst, level, self.last, tensor, self._per_burst(steps * pes))
+        self._flow(burst, level, self.last, tensor, "operand", reads)
 
     # -- outputs ------------------------------------------------------------------------------------
 
@@ -199,42 +336,60 @@ class _Counter:
     def outputs(self) -> None:
         axes = tensor_axes("outputs", self.bounds)
         chain = self._chain("outputs")
-        last = len(self.names)
-        residency: dict[int, _Residency] = {}
-        for level in chain:
-            bases = [axis_base(axis, self.nest, level) for axis in axes]
-            size = _product([base_size(base) for base in bases])
-            arrivals = fresh = size
-            relevant_outer = 1
+        innermost = chain[-1]
+        for position, level in enumerate(chain):
+            parent = chain[position - 1] if position else None
+            bases, size = self._bases(axes, level)
+            instances = self.nest.instances_used(level)
+            designated = instances // self._irrelevant_product(self.nest.spatial_between(0, level))
+            reduce = (
+                self._irrelevant_product(self.nest.spatial_between(parent, level))
+                if parent is not None
+                else 1
+            )
+            if level == innermost:
+                self._add(self.plan.start, level, "outputs", "read", -instances * size)
+            if parent is not None:
+                self._drain(self.plan.end, parent, level, instances * size, reduce)
             for change in transitions(self.nest, level):
                 shift = [axis_offset(axis, change.dim_offsets) for axis in axes]
                 new = size - _product([overlap_after_shift(b, o) for b, o in zip(bases, shift, strict=True)])
-                arrivals += change.count * new
-                position = change.position
-                if position.dim in RELEVANT_DIMS["outputs"]:
-                    fresh += (position.factor - 1) * relevant_outer * new
-                    relevant_outer *= position.factor
-            instances = self.nest.instances_used(level)
-            designated = instances // self._irrelevant_product(self.nest.spatial_between(0, level))
-            residency[level] = _Residency(instances, designated, arrivals, fresh)
-            first_writes = designated * fresh + (instances - designated) * arrivals
-            if level == chain[-1]:
-                below = self.nest.spatial_between(level, last)
-                distinct = _product([p.factor for p in below if p.dim in RELEVANT_DIMS["outputs"]])
-                updates = self.nest.time_steps * instances * distinct
-                self._add(level, "outputs", "update", updates)
-                self._add(level, "outputs", "read", updates - first_writes)
-                everyone = self.nest.time_steps * instances * _product([p.factor for p in below])
-                self._add_transfers(level, last, "outputs", everyone)
-        for parent, child in itertools.pairwise(chain):
-            state = residency[child]
-            fills = state.designated * (state.arrivals - state.fresh)
-            drains = state.instances * state.arrivals
-            reduced = drains // self._irrelevant_product(self.nest.spatial_between(parent, child))
-            self._add(child, "outputs", "fill", fills)
-            self._add(parent, "outputs", "read", fills)
-            self._add(parent, "outputs", "update", reduced)
-            self._add_transfers(parent, child, "outputs", fills + drains)
+                for fresh in (True, False):
+                    bucket = self.plan.steps[(change.position.index, fresh)]
+                    filled = 0 if fresh else designated * new
+                    if level == innermost:
+                        self._add(bucket, level, "outputs", "read", -(instances * new - filled))
+                    if parent is not None:
+                        self._drain(bucket, parent, level, instances * new, reduce)
+                        self._add(bucket, level, "outputs", "fill", filled)
+                        self._add(bucket, parent, "outputs", "read", filled)
+                        self._transfers(bucket, parent, level, "outputs", filled)
+                        self._flow(bucket, parent, level, "outputs", "fill", filled)
+        below = self.nest.spatial_between(innermost, self.last)
+        distinct = _product([p.factor for p in below if p.dim in RELEVANT_DIMS["outputs"]])
+        steps = self.nest.time_steps * self.nest.instances_used(innermost)
+        updates = self._per_burst(steps * distinct)
+        self._add(self.plan.burst, innermost, "outputs", "update", updates)
+        self._add(self.plan.burst, innermost, "outputs", "read", updates)
+        everyone = self._per_burst(steps * _product([p.factor for p in below]))
+        self._transfers(self.plan.burst, innermost, self.last, "outputs", everyone)
+        self._flow(self.plan.burst, innermost, self.last, "outputs", "result", updates)
+
+    def _drain(self, bucket: Bucket, parent: int, child: int, drained: int, reduce: int) -> None:
+        self._add(bucket, parent, "outputs", "update", drained // reduce)
+        self._transfers(bucket, parent, child, "outputs", drained)
+        self._flow(bucket, parent, child, "outputs", "drain", drained // reduce)
+
+
+def plan_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> AccessPlan:
+    """The :class:`AccessPlan` of a layer with loop ``bounds`` under ``mapping`` (already checked)."""
+    planner = _Planner(mapping, bounds, hierarchy, macs)
+    for tensor in TENSORS:
+        if tensor == "outputs":
+            planner.outputs()
+        else:
+            planner.read_only(tensor)
+    return planner.plan
 
 
 def count_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> AccessCounts:
@@ -243,11 +398,4 @@ def count_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, m
     ``macs`` is the layer's own MAC count (the padded nest may issue more).
     The mapping must already be checked against the hierarchy.
     """
-    counter = _Counter(mapping, bounds, hierarchy)
-    for tensor in TENSORS:
-        if tensor == "outputs":
-            counter.outputs()
-        else:
-            counter.read_only(tensor)
-    counter.result.macs = macs
-    return counter.result
+    return plan_accesses(mapping, bounds, hierarchy, macs).totals()

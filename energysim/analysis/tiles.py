@@ -64,6 +64,7 @@ class Position:
     dim: str
     factor: int
     stride: int
+    index: int
 
 
 class Nest:
@@ -81,15 +82,19 @@ class Nest:
         self.level_start.append(len(raw))
         inner_product: dict[str, int] = {}
         positions: list[Position] = []
-        for level_index, spatial, dim, factor in reversed(raw):
+        for index, (level_index, spatial, dim, factor) in reversed(list(enumerate(raw))):
             stride = inner_product.get(dim, 1)
-            positions.append(Position(level_index, spatial, dim, factor, stride))
+            positions.append(Position(level_index, spatial, dim, factor, stride, index))
             inner_product[dim] = stride * factor
         self.positions: tuple[Position, ...] = tuple(reversed(positions))
 
     def extent(self, level: int, dim: str) -> int:
         """Extent of ``dim`` in the tile of ``level`` (its loops and all inside them)."""
         return math.prod(p.factor for p in self.positions[self.level_start[level] :] if p.dim == dim)
+
+    def steps_above(self, level: int) -> int:
+        """Iterations of the temporal loops outside ``level``'s tile."""
+        return math.prod(p.factor for p in self.temporal_above(level))
 
     def temporal_above(self, level: int) -> tuple[Position, ...]:
         """Temporal loops outside ``level``'s tile, outer to inner (they change its tile)."""

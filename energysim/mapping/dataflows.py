@@ -102,14 +102,6 @@ def _prime_factors(value: int) -> list[int]:
     return factors
 
 
-def local_level(hierarchy: Hierarchy) -> int | None:
-    """Index of the per-PE storage level (one instance per PE), if there is one."""
-    for index in range(len(hierarchy.levels) - 1, -1, -1):
-        if hierarchy.levels[index].instances == hierarchy.compute.pes:
-            return index
-    return None
-
-
 def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[dict[str, int]]:
     """Ways to fill one array axis of ``capacity`` with ``dims``, most useful first."""
     options: list[tuple[float, int, dict[str, int]]] = []
@@ -213,7 +205,7 @@ def _tile(
     """Grow tiles greedily from the innermost level out (with ``grow``; else the smallest tiles)."""
     bounds = layer.loop_bounds
     assert bounds is not None
-    local = local_level(hierarchy)
+    local = hierarchy.per_pe_level
     spread = {d: math.prod(plan.get(d, 1) for plan in spatial.values()) for d in DIMENSIONS}
     remaining = {d: math.ceil(bounds.sizes[d] / spread[d]) for d in DIMENSIONS}
     count = len(hierarchy.levels)

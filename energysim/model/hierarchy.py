@@ -328,6 +328,24 @@ class Hierarchy(StrictModel):
         return 2 * self.peak_macs_per_cycle * self.clock_hz
 
     @property
+    def per_pe_level(self) -> int | None:
+        """Index of the innermost level with one instance per PE (the PEs' own storage), if any."""
+        for index in range(len(self.levels) - 1, -1, -1):
+            if self.levels[index].instances == self.compute.pes:
+                return index
+        return None
+
+    @property
+    def array_level(self) -> int:
+        """Where the PE array begins: the per-PE level, or past the last level if there is none.
+
+        Storage at and below it is inside the PEs: its accesses happen within
+        compute bursts and are counted, not simulated one by one.
+        """
+        local = self.per_pe_level
+        return len(self.levels) if local is None else local
+
+    @property
     def outermost(self) -> Level:
         """The outermost level (DRAM in every shipped hierarchy)."""
         return self.levels[0]
