@@ -337,13 +337,16 @@ class Hierarchy(StrictModel):
 
     @property
     def array_level(self) -> int:
-        """Where the PE array begins: the per-PE level, or past the last level if there is none.
+        """Where the PE array begins: the per-PE level, else the innermost level.
 
-        Storage at and below it is inside the PEs: its accesses happen within
-        compute bursts and are counted, not simulated one by one.
+        Storage at and below it sits with the PEs: its accesses happen within
+        compute bursts and are counted, not simulated one by one. (A hierarchy
+        of DRAM alone has its array past the last level.)
         """
         local = self.per_pe_level
-        return len(self.levels) if local is None else local
+        if local is not None:
+            return local
+        return max(len(self.levels) - 1, 1)
 
     @property
     def outermost(self) -> Level:

@@ -1,0 +1,315 @@
+"""The event-driven engine: SimPy processes replay a layer's access stream.
+
+Time is in cycles of the hierarchy's clock. Every storage level has ports
+(a ``simpy.Resource`` with ``ports`` slots; all instances of a level move in
+lockstep, so one resource stands for each of them) and buffer space for
+tiles (a ``simpy.Container`` of one slot, two where the level is
+double-buffered). A transfer of B bytes over the boundary below a level holds
+one of its ports for ``ceil(B / bandwidth) + latency`` cycles (slower if its
+network is narrower); the outermost level (DRAM) is one shared channel. A
+transfer that serves several instances below may use several ports at once.
+
+Three kinds of process replay the stream (:mod:`energysim.stream`):
+
+* a *fetcher* per level fills each new tile, once a slot is free (so a level
+  prefetches the next tile while the current one is in use only when it is
+  double-buffered) and once the tiles it reads from are there;
+* the *array* computes one burst per step once its data is there: k MACs on a
+  PE take ``k / macs_per_cycle`` cycles (a systolic array adds its fill and
+  drain skew per fold); operands read from levels above the PEs during the
+  burst hold those levels' ports; register-file accesses inside the burst are
+  counted, not simulated;
+* a *retirer* drains departing partial sums up the hierarchy and frees the
+  slots of the tiles the array has finished with.
+
+The engine charges exactly the counts of the
+:class:`~energysim.analysis.accesses.AccessPlan`, event by event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import LayerBase
+from energysim.stream import Step, steps
+
+#: Most ports one transfer may hold at once (one per group of receivers).
+MAX_PORTS_PER_TRANSFER = 4
+_END = -1
+
+Process = Generator[simpy.Event, Any, None]
+
+
+@dataclass
+class PortStats:
+    """What one instance of a level did: busy port-cycles, bytes, transfers, waiting."""
+
+    busy_cycles: float = 0.0
+    bytes: float = 0.0
+    transfers: int = 0
+    queue_cycles: float = 0.0
+
+
+@dataclass
+class LayerTiming:
+    """Time of one layer: total cycles, the array's compute and stall, per-level port use."""
+
+    cycles: float
+    compute_cycles: float
+    stall_cycles: float
+    pes_used: int
+    levels: dict[str, PortStats]
+    counts: AccessCounts
+    events: int
+    trace: list[tuple[float, float, str, str, str, float]] = field(default_factory=list)
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for benchmarks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processed = 0
+
+    def step(self) -> None:
+        self.processed += 1
+        super().step()
+
+
+class LayerEngine:
+    """One layer's SimPy model. Build it, then :meth:`run` it once."""
+
+    def __init__(self, plan: AccessPlan, layer: LayerBase, hierarchy: Hierarchy, trace: bool = False) -> None:
+        self.plan = plan
+        self.layer = layer
+        self.hierarchy = hierarchy
+        self.tracing = trace
+        self.env = CountingEnvironment()
+        self.levels = hierarchy.levels
+        self.ports = [simpy.Resource(self.env, capacity=level.ports) for level in self.levels]
+        self.stats = {level.name: PortStats() for level in self.levels}
+        self.trace: list[tuple[float, float, str, str, str, float]] = []
+        self.counts = AccessCounts(
+            macs=plan.macs, padded_macs=plan.nest.padded_macs, time_steps=plan.nest.time_steps
+        )
+        self.steps: list[Step] = list(steps(plan))
+        self.array = plan.array_level
+        self.fetched = [
+            level
+            for level in range(1, min(self.array + 1, len(self.levels)))
+            if plan.nest and _keeps_anything(plan, level)
+        ]
+        self.slots = {
+            level: simpy.Container(self.env, capacity=self._slots(level), init=self._slots(level))
+            for level in self.fetched
+        }
+        self.tiles = {level: self._tile_indices(level) for level in self.fetched}
+        self.ready = {
+            level: [self.env.event() for _ in range(self.tiles[level][-1] + 1)] for level in self.fetched
+        }
+        self.boundaries = simpy.Store(self.env)
+        inner = plan.nest.time_steps // plan.bursts
+        self.burst_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
+        array = hierarchy.compute.array
+        self.skew = array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
+        self.compute_cycles = 0.0
+        self.stall_cycles = 0.0
+
+    # -- set-up helpers -----------------------------------------------------------------------------
+
+    def _slots(self, level: int) -> int:
+        return 2 if self.levels[level].double_buffered else 1
+
+    def _tile_indices(self, level: int) -> list[int]:
+        """For every step, the index of ``level``'s tile in use."""
+        indices, current = [], -1
+        for step in self.steps:
+            if level in step.changed:
+                current += 1
+            indices.append(current)
+        return indices
+
+    def _bucket(self, step: Step) -> Bucket:
+        return self.plan.start if step.key is None else self.plan.steps[step.key]
+
+    def _bytes(self, flow: Flow) -> float:
+        per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
+        return per_instance * self.layer.bits(flow.tensor) / 8
+
+    # -- transfers ----------------------------------------------------------------------------------
+
+    def _duration(self, upper: int, total_bytes: float, ports: int, repeat: int) -> int:
+        """Cycles one of ``ports`` ports of ``upper`` is held to move its share, ``repeat`` times."""
+        level = self.levels[upper]
+        share = total_bytes / ports / repeat
+        once = math.ceil(share / level.bandwidth_bytes_per_cycle)
+        network = level.network
+        if network is not None and network.bandwidth_bytes_per_cycle is not None:
+            once = max(once, math.ceil(share / network.bandwidth_bytes_per_cycle))
+        return once * repeat
+
+    def _move(
+        self,
+        flows: list[Flow],
+        repeat: int,
+        compute: float = 0.0,
+        early: simpy.Event | None = None,
+        latency: bool = True,
+    ) -> Process:
+        """Move ``flows`` ``repeat`` times over their upper levels' ports, all levels at once.
+
+        A transfer serving several instances below may hold several ports of
+        a level (up to :data:`MAX_PORTS_PER_TRANSFER`); receivers beyond the
+        free ports wait, and that wait is counted as queueing. ``compute``
+        cycles run alongside (a burst whose operands stream in); ``early``
+        fires once the first of the ``repeat`` transfers has arrived.
+        """
+        groups: dict[int, list[Flow]] = {}
+        for flow in flows:
+            if flow.upper < self.array:
+                groups.setdefault(flow.upper, []).append(flow)
+        held: list[tuple[int, int, list[simpy.resources.resource.Request], float]] = []
+        for upper in sorted(groups):
+            group = groups[upper]
+            total = sum(self._bytes(flow) for flow in group) * repeat
+            parts = max(1, min(max(flow.receivers for flow in group), MAX_PORTS_PER_TRANSFER))
+            ports = min(parts, self.levels[upper].ports)
+            asked = self.env.now
+            requests = [self.ports[upper].request() for _ in range(ports)]
+            yield simpy.AllOf(self.env, requests)
+            stats = self.stats[self.levels[upper].name]
+            duration = self._duration(upper, total, ports, repeat)
+            # Receivers beyond the ports queue behind the ones served first.
+            stats.queue_cycles += (self.env.now - asked) * ports + duration / max(1, parts) * sum(
+                part // ports for part in range(parts)
+            )
+            if latency:
+                duration += self.levels[upper].latency_cycles
+            held.append((duration, upper, requests, total))
+            if self.tracing:
+                for flow in group:
+                    action = "fill" if flow.kind in ("fill", "operand") else "update"
+                    name = self.levels[upper].name
+                    self.trace.append(
+                        (self.env.now, duration, name, flow.tensor, action, self._bytes(flow) * repeat)
+                    )
+        elapsed = 0.0
+        if early is not None:
+            first = min((duration for duration, *_ in held), default=0) / repeat
+            yield self.env.timeout(first)
+            early.succeed()
+            elapsed = first
+        for duration, upper, requests, total in sorted(held, key=lambda item: item[0]):
+            if duration > elapsed:
+                yield self.env.timeout(duration - elapsed)
+                elapsed = duration
+            for request in requests:
+                self.ports[upper].release(request)
+            stats = self.stats[self.levels[upper].name]
+            stats.busy_cycles += duration * len(requests) / self.levels[upper].ports
+            stats.bytes += total
+            stats.transfers += 1
+        if compute > elapsed:
+            yield self.env.timeout(compute - elapsed)
+
+    # -- processes ----------------------------------------------------------------------------------
+
+    def _fetcher(self, level: int) -> Process:
+        tiles = self.tiles[level]
+        for index, step in enumerate(self.steps):
+            if level not in step.changed:
+                continue
+            yield self.slots[level].get(1)
+            fills = [f for f in self._bucket(step).flows if f.kind == "fill" and f.lower == level]
+            waits = [self.ready[f.upper][self.tiles[f.upper][index]] for f in fills if f.upper in self.ready]
+            if waits:
+                yield simpy.AllOf(self.env, waits)
+            ready = self.ready[level][tiles[index]]
+            pipelined = level == self.array and step.repeat > 1 and self._slots(level) > 1
+            yield from self._move(fills, step.repeat, early=ready if pipelined else None)
+            if not ready.triggered:
+                ready.succeed()
+
+    def _array(self) -> Process:
+        for index, step in enumerate(self.steps):
+            waits = [self.ready[level][self.tiles[level][index]] for level in self.fetched]
+            asked = self.env.now
+            if waits:
+                yield simpy.AllOf(self.env, waits)
+            self.stall_cycles += self.env.now - asked
+            bucket = self._bucket(step)
+            self.counts.add(bucket, step.repeat)
+            self.counts.add(self.plan.burst, step.repeat)
+            folds = step.repeat if self._is_fold(bucket) else 0
+            compute = step.repeat * self.burst_cycles + folds * self.skew
+            started = self.env.now
+            operands = [f for f in self.plan.burst.flows if f.kind in ("operand", "result")]
+            # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
+            yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            self.compute_cycles += compute
+            if self.tracing:
+                self.trace.append(
+                    (started, self.env.now - started, self.hierarchy.compute.name, "none", "compute", 0.0)
+                )
+            yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
+
+    def _is_fold(self, bucket: Bucket) -> bool:
+        """A systolic fold starts when the PEs' stationary weights change."""
+        if not self.skew or self.array >= len(self.levels):
+            return False
+        return bucket.counts.get((self.levels[self.array].name, "weights", "fill"), 0) > 0
+
+    def _retirer(self) -> Process:
+        while True:
+            token = yield self.boundaries.get()
+            if token == _END:
+                bucket, levels, repeat = self.plan.end, tuple(range(1, len(self.levels))), 1
+            else:
+                step = self.steps[token]
+                bucket, levels, repeat = self._bucket(step), step.changed, step.repeat
+            for level in sorted(levels, reverse=True):
+                drains = [f for f in bucket.flows if f.kind == "drain" and f.lower == level]
+                if drains:
+                    yield from self._move(drains, repeat)
+                if token != _END and level in self.slots:
+                    yield self.slots[level].put(1)
+            if token == _END:
+                self.counts.add(self.plan.end, 1)
+                return
+
+    def run(self) -> LayerTiming:
+        """Simulate the layer to the end; its timing and the counts it charged."""
+        for level in self.fetched:
+            self.env.process(self._fetcher(level))
+        self.env.process(self._array())
+        done = self.env.process(self._retirer())
+        self.env.run(until=done)
+        pes = math.prod(p.factor for p in self.plan.nest.spatial_between(0, len(self.levels)))
+        return LayerTiming(
+            cycles=float(self.env.now),
+            compute_cycles=self.compute_cycles,
+            stall_cycles=self.stall_cycles,
+            pes_used=pes,
+            levels=self.stats,
+            counts=self.counts,
+            events=self.env.processed,
+            trace=self.trace,
+        )
+
+
+def _keeps_anything(plan: AccessPlan, level: int) -> bool:
+    return any(flow.lower == level for bucket in (plan.start, *plan.steps.values()) for flow in bucket.flows)
+
+
+def simulate_layer(
+    plan: AccessPlan, layer: LayerBase, hierarchy: Hierarchy, trace: bool = False
+) -> LayerTiming:
+    """Replay one mapped layer's access stream; see :class:`LayerEngine`."""
+    return LayerEngine(plan, layer, hierarchy, trace).run()
