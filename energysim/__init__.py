@@ -17,6 +17,7 @@ from energysim.model import Hierarchy, Level, Network, load_hierarchy, load_work
 from energysim.model.energy_tables import ENERGY_TABLES
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 from energysim.result import Result
+from energysim.simulate import simulate
 
 __all__ = [
     "DATAFLOWS",
@@ -39,4 +40,5 @@ __all__ = [
     "load_workload",
     "roofline",
     "roofline_table",
+    "simulate",
 ]

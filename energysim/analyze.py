@@ -11,16 +11,17 @@ Time and static energy come with the simulation engine.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from energysim._version import __version__
-from energysim.analysis.accesses import count_accesses
+from energysim.analysis.accesses import AccessCounts, count_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row, price
+from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping, tile_elements
 from energysim.mapping.dataflows import build_mapping, get_dataflow
@@ -97,6 +98,96 @@ def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any
     return rows
 
 
+#: What a facade does with one mapped layer: its counts, and extra summary columns.
+LayerCounter = Callable[[LayerBase, Mapping, Hierarchy], tuple[AccessCounts, dict[str, Any]]]
+#: What a facade does with one layer without MACs: extra summary columns.
+StreamedLayer = Callable[[LayerBase, Hierarchy], dict[str, Any]]
+
+
+def resolve_inputs(
+    workload: WorkloadLike,
+    hierarchy: str | Path | Hierarchy,
+    dataflow: str | None,
+    mapping: MappingLike | None,
+    layers: Sequence[str] | None,
+) -> tuple[Network, Hierarchy, list[tuple[LayerBase, Mapping | None]]]:
+    """Load the inputs and choose (and check) a mapping for every selected layer with MACs."""
+    network = as_network(workload)
+    machine = load_hierarchy(hierarchy)
+    given, source = _mappings_by_layer(mapping, network, machine)
+    if dataflow is not None:
+        get_dataflow(dataflow)
+    selected = list(network.layers) if layers is None else [network[name] for name in layers]
+    chosen: list[tuple[LayerBase, Mapping | None]] = []
+    for layer in selected:
+        if layer.loop_bounds is None:
+            chosen.append((layer, None))
+        elif layer.name in given:
+            check_mapping(given[layer.name], layer, machine, source=source)
+            chosen.append((layer, given[layer.name]))
+        elif dataflow is None:
+            raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
+        else:
+            chosen.append((layer, build_mapping(layer, machine, dataflow)))
+    return network, machine, chosen
+
+
+def evaluate(
+    network: Network,
+    machine: Hierarchy,
+    dataflow: str | None,
+    chosen: list[tuple[LayerBase, Mapping | None]],
+    count_layer: LayerCounter,
+    stream_layer: StreamedLayer,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Mapping]]:
+    """Counts, priced rows and a summary row for every layer: ``(accesses, layers, mappings)``."""
+    rows: list[dict[str, Any]] = []
+    layer_rows: list[dict[str, Any]] = []
+    used: dict[str, Mapping] = {}
+    for layer, layer_mapping in chosen:
+        bounds = layer.loop_bounds
+        if bounds is None or layer_mapping is None:
+            rows += _streamed_rows(layer, machine)
+            layer_rows.append(
+                {**_layer_row(layer, 0, layer.elements("outputs"), 0), **stream_layer(layer, machine)}
+            )
+            continue
+        used[layer.name] = layer_mapping
+        nest = Nest(layer_mapping, bounds)
+        counts, extra = count_layer(layer, layer_mapping, machine)
+        rows += price(counts, layer, machine)
+        output_elements = tile_elements(nest, bounds, 0, "outputs")
+        layer_rows.append({**_layer_row(layer, counts.padded_macs, output_elements, bounds.macs), **extra})
+    accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
+    summary = pd.DataFrame(layer_rows)
+    outer = machine.outermost.name
+    writes = accesses[
+        (accesses["level"] == outer) & (accesses["tensor"] == "outputs") & (accesses["action"] == "update")
+    ]
+    summary["dram_output_writes"] = (
+        summary["layer"].map(writes.groupby("layer")["count"].sum()).fillna(0).astype("int64")
+    )
+    summary["psum_spills"] = (summary["dram_output_writes"] - summary["output_elements"]).clip(lower=0)
+    return accesses, summary, used
+
+
+def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """The ``energy_pj`` column of the layer summary, from the access rows."""
+    energy = accesses.groupby("layer", sort=False)["energy_pj"].sum()
+    summary["energy_pj"] = summary["layer"].map(energy).fillna(0.0)
+
+
+def _count(
+    layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy
+) -> tuple[AccessCounts, dict[str, Any]]:
+    assert layer.loop_bounds is not None
+    return count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs), {}
+
+
+def _no_columns(layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
+    return {}
+
+
 def analyze(
     workload: WorkloadLike,
     hierarchy: str | Path | Hierarchy,
@@ -104,7 +195,7 @@ def analyze(
     mapping: MappingLike | None = None,
     layers: Sequence[str] | None = None,
 ) -> Result:
-    """Exact access counts and energy of ``workload`` on ``hierarchy``.
+    """Exact access counts and energy of ``workload`` on ``hierarchy`` (no time).
 
     Parameters
     ----------
@@ -121,56 +212,22 @@ def analyze(
     layers:
         Names of the layers to analyse (default: all).
     """
-    network = as_network(workload)
-    machine = load_hierarchy(hierarchy)
-    given, source = _mappings_by_layer(mapping, network, machine)
-    if dataflow is not None:
-        get_dataflow(dataflow)
-    selected = list(network.layers) if layers is None else [network[name] for name in layers]
-    rows: list[dict[str, Any]] = []
-    layer_rows: list[dict[str, Any]] = []
-    used: dict[str, Mapping] = {}
-    for layer in selected:
-        bounds = layer.loop_bounds
-        if bounds is None:
-            rows += _streamed_rows(layer, machine)
-            layer_rows.append(_layer_row(layer, 0, layer.elements("outputs"), 0))
-            continue
-        if layer.name in given:
-            layer_mapping = given[layer.name]
-            nest = check_mapping(layer_mapping, layer, machine, source=source)
-        elif dataflow is None:
-            raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
-        else:
-            layer_mapping = build_mapping(layer, machine, dataflow)
-            nest = check_mapping(layer_mapping, layer, machine)
-        used[layer.name] = layer_mapping
-        counts = count_accesses(layer_mapping, bounds, machine, layer.macs)
-        rows += price(counts, layer, machine)
-        layer_rows.append(
-            _layer_row(layer, counts.padded_macs, tile_elements(nest, bounds, 0, "outputs"), bounds.macs)
-        )
-    accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
-    summary = pd.DataFrame(layer_rows)
-    outer = machine.outermost.name
-    writes = accesses[
-        (accesses["level"] == outer) & (accesses["tensor"] == "outputs") & (accesses["action"] == "update")
-    ]
-    summary["dram_output_writes"] = (
-        summary["layer"].map(writes.groupby("layer")["count"].sum()).fillna(0).astype("int64")
-    )
-    summary["psum_spills"] = (summary["dram_output_writes"] - summary["output_elements"]).clip(lower=0)
-    energy = accesses.groupby("layer", sort=False)["energy_pj"].sum()
-    summary["energy_pj"] = summary["layer"].map(energy).fillna(0.0)
+    network, machine, chosen = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
+    accesses, summary, used = evaluate(network, machine, dataflow, chosen, _count, _no_columns)
+    add_layer_energy(accesses, summary)
     return Result(
         workload=network,
         hierarchy=machine,
-        dataflow=dataflow if not given or len(given) < len(used) else None,
+        dataflow=dataflow if mapping is None or len(used) > _given_count(mapping) else None,
         mapping=used,
         accesses=accesses,
         layers=summary,
         energysim_version=__version__,
     )
+
+
+def _given_count(mapping: MappingLike) -> int:
+    return len(mapping) if isinstance(mapping, MappingOf) else 1
 
 
 def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:

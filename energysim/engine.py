@@ -35,7 +35,7 @@ from typing import Any
 
 import simpy
 
-from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow
+from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.stream import Step, steps
@@ -136,8 +136,17 @@ class LayerEngine:
             indices.append(current)
         return indices
 
-    def _bucket(self, step: Step) -> Bucket:
-        return self.plan.start if step.key is None else self.plan.steps[step.key]
+    def _bucket(self, key: StepKey | None) -> Bucket:
+        return self.plan.start if key is None else self.plan.steps[key]
+
+    def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, int]]:
+        """The flows of one kind into (or out of) ``lower`` over a step, with their counts."""
+        return [
+            (flow, count)
+            for key, count in step.keys
+            for flow in self._bucket(key).flows
+            if flow.kind == kind and flow.lower == lower
+        ]
 
     def _bytes(self, flow: Flow) -> float:
         per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
@@ -157,29 +166,29 @@ class LayerEngine:
 
     def _move(
         self,
-        flows: list[Flow],
+        flows: list[tuple[Flow, int]],
         repeat: int,
         compute: float = 0.0,
         early: simpy.Event | None = None,
         latency: bool = True,
     ) -> Process:
-        """Move ``flows`` ``repeat`` times over their upper levels' ports, all levels at once.
+        """Move ``flows`` (each a given number of times) over their upper levels' ports at once.
 
         A transfer serving several instances below may hold several ports of
         a level (up to :data:`MAX_PORTS_PER_TRANSFER`); receivers beyond the
         free ports wait, and that wait is counted as queueing. ``compute``
         cycles run alongside (a burst whose operands stream in); ``early``
-        fires once the first of the ``repeat`` transfers has arrived.
+        fires once the first of the ``repeat`` steps' transfers has arrived.
         """
-        groups: dict[int, list[Flow]] = {}
-        for flow in flows:
-            if flow.upper < self.array:
-                groups.setdefault(flow.upper, []).append(flow)
+        groups: dict[int, list[tuple[Flow, int]]] = {}
+        for flow, count in flows:
+            if flow.upper < self.array and count:
+                groups.setdefault(flow.upper, []).append((flow, count))
         held: list[tuple[int, int, list[simpy.resources.resource.Request], float]] = []
         for upper in sorted(groups):
             group = groups[upper]
-            total = sum(self._bytes(flow) for flow in group) * repeat
-            parts = max(1, min(max(flow.receivers for flow in group), MAX_PORTS_PER_TRANSFER))
+            total = sum(self._bytes(flow) * count for flow, count in group)
+            parts = max(1, min(max(flow.receivers for flow, _ in group), MAX_PORTS_PER_TRANSFER))
             ports = min(parts, self.levels[upper].ports)
             asked = self.env.now
             requests = [self.ports[upper].request() for _ in range(ports)]
@@ -194,12 +203,10 @@ class LayerEngine:
                 duration += self.levels[upper].latency_cycles
             held.append((duration, upper, requests, total))
             if self.tracing:
-                for flow in group:
-                    action = "fill" if flow.kind in ("fill", "operand") else "update"
-                    name = self.levels[upper].name
-                    self.trace.append(
-                        (self.env.now, duration, name, flow.tensor, action, self._bytes(flow) * repeat)
-                    )
+                name = self.levels[upper].name
+                for flow, count in group:
+                    moved = self._bytes(flow) * count
+                    self.trace.append((self.env.now, duration, name, flow.tensor, flow.kind, moved))
         elapsed = 0.0
         if early is not None:
             first = min((duration for duration, *_ in held), default=0) / repeat
@@ -227,8 +234,10 @@ class LayerEngine:
             if level not in step.changed:
                 continue
             yield self.slots[level].get(1)
-            fills = [f for f in self._bucket(step).flows if f.kind == "fill" and f.lower == level]
-            waits = [self.ready[f.upper][self.tiles[f.upper][index]] for f in fills if f.upper in self.ready]
+            fills = self._flows(step, "fill", level)
+            waits = [
+                self.ready[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.ready
+            ]
             if waits:
                 yield simpy.AllOf(self.env, waits)
             ready = self.ready[level][tiles[index]]
@@ -244,13 +253,13 @@ class LayerEngine:
             if waits:
                 yield simpy.AllOf(self.env, waits)
             self.stall_cycles += self.env.now - asked
-            bucket = self._bucket(step)
-            self.counts.add(bucket, step.repeat)
+            for key, count in step.keys:
+                self.counts.add(self._bucket(key), count)
             self.counts.add(self.plan.burst, step.repeat)
-            folds = step.repeat if self._is_fold(bucket) else 0
+            folds = sum(count for key, count in step.keys if self._is_fold(self._bucket(key)))
             compute = step.repeat * self.burst_cycles + folds * self.skew
             started = self.env.now
-            operands = [f for f in self.plan.burst.flows if f.kind in ("operand", "result")]
+            operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
             self.compute_cycles += compute
@@ -269,15 +278,14 @@ class LayerEngine:
     def _retirer(self) -> Process:
         while True:
             token = yield self.boundaries.get()
-            if token == _END:
-                bucket, levels, repeat = self.plan.end, tuple(range(1, len(self.levels))), 1
-            else:
-                step = self.steps[token]
-                bucket, levels, repeat = self._bucket(step), step.changed, step.repeat
-            for level in sorted(levels, reverse=True):
-                drains = [f for f in bucket.flows if f.kind == "drain" and f.lower == level]
+            step = Step((), 1, tuple(range(1, len(self.levels)))) if token == _END else self.steps[token]
+            for level in sorted(step.changed, reverse=True):
+                if token == _END:
+                    drains = [(f, 1) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
+                else:
+                    drains = self._flows(step, "drain", level)
                 if drains:
-                    yield from self._move(drains, repeat)
+                    yield from self._move(drains, step.repeat)
                 if token != _END and level in self.slots:
                     yield self.slots[level].put(1)
             if token == _END:

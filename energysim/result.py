@@ -7,6 +7,12 @@ and ``energy_pj``. Levels are the hierarchy's levels, their networks
 action ``mac``, or ``op`` for operators without MACs). ``layers`` has one row
 per layer. The result also carries its inputs (workload, hierarchy, dataflow,
 mappings) and the package version, so a saved result can be traced.
+
+A simulated result adds time: ``cycles``; ``timing`` (per layer x level: the
+instances, busy cycles, utilisation, bytes moved and queueing delay of one
+instance, all instances of a level moving in lockstep); ``pes`` (per PE:
+compute, stall and idle cycles); static energy as rows of action ``static``;
+and, on request, ``trace`` (one row per transfer and compute burst).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from energysim.model.workload import Network
 
 ACCESS_COLUMNS = ["layer", "level", "tensor", "action", "count", "accesses", "energy_pj"]
 COMPUTE_ACTIONS = ("mac", "op")
+MOVEMENT_ACTIONS = ("read", "fill", "update", "transfer")
+STATIC_ACTION = "static"
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,21 @@ class Result:
     accesses: pd.DataFrame
     layers: pd.DataFrame
     energysim_version: str
+    cycles: float | None = None
+    timing: pd.DataFrame | None = None
+    pes: pd.DataFrame | None = None
+    trace: pd.DataFrame | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """Simulated time in seconds (None for an analysis without time)."""
+        return None if self.cycles is None else self.cycles / self.hierarchy.clock_hz
+
+    @property
+    def static_energy_pj(self) -> float:
+        """Leakage: static power times simulated time (0 without time)."""
+        static = self.accesses["action"] == STATIC_ACTION
+        return float(self.accesses.loc[static, "energy_pj"].sum())
 
     @property
     def macs(self) -> int:
@@ -54,7 +77,8 @@ class Result:
     @property
     def data_movement_energy_pj(self) -> float:
         """Energy of reads, fills, updates and network transfers."""
-        return self.total_energy_pj - self.compute_energy_pj
+        moving = self.accesses["action"].isin(MOVEMENT_ACTIONS)
+        return float(self.accesses.loc[moving, "energy_pj"].sum())
 
     @property
     def energy_per_mac_pj(self) -> float:

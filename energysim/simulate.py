@@ -1,0 +1,186 @@
+"""``simulate()``: the analysis plus time, from replaying every layer through the engine.
+
+Layers run one after another (each starts when the previous one has drained).
+A layer with MACs is replayed by :mod:`energysim.engine`, which charges the
+same counts as :func:`energysim.analyze` and adds its cycles, the busy time
+and queueing of every level and the compute and stall time of the PEs. A
+layer without MACs streams through the outermost level: its time is the
+longer of moving its bytes and doing its operations on the whole array.
+Static energy is each level's and the array's leakage power times the time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energysim._version import __version__
+from energysim.analysis.accesses import AccessCounts, plan_accesses
+from energysim.analysis.energy import NO_TENSOR, access_row
+from energysim.analyze import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
+from energysim.engine import LayerTiming, simulate_layer
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import LayerBase
+from energysim.model.mapping import Mapping
+from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
+
+#: Called after each layer with (layers done, layers in all, layer name).
+Progress = Callable[[int, int, str], None]
+TRACE_COLUMNS = ["time_cycles", "duration_cycles", "layer", "level", "tensor", "action", "bytes"]
+TIMING_COLUMNS = [
+    "layer",
+    "level",
+    "instances",
+    "ports",
+    "busy_cycles",
+    "utilisation",
+    "bytes",
+    "transfers",
+    "queue_cycles",
+]
+
+
+class _Recorder:
+    """Runs the engine per layer and keeps what the result needs besides counts."""
+
+    def __init__(self, trace: bool, total: int, progress: Progress | None) -> None:
+        self.tracing = trace
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.timings: dict[str, LayerTiming] = {}
+        self.trace_rows: list[list[Any]] = []
+
+    def _tick(self, name: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, name)
+
+    def mapped(
+        self, layer: LayerBase, mapping: Mapping, machine: Hierarchy
+    ) -> tuple[AccessCounts, dict[str, Any]]:
+        assert layer.loop_bounds is not None
+        plan = plan_accesses(mapping, layer.loop_bounds, machine, layer.macs)
+        timing = simulate_layer(plan, layer, machine, trace=self.tracing)
+        self.timings[layer.name] = timing
+        self.trace_rows += [[time, duration, layer.name, *rest] for time, duration, *rest in timing.trace]
+        self._tick(layer.name)
+        return timing.counts, {
+            "cycles": timing.cycles,
+            "compute_cycles": timing.compute_cycles,
+            "stall_cycles": timing.stall_cycles,
+            "pes_used": timing.pes_used,
+            "events": timing.events,
+        }
+
+    def streamed(self, layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
+        outer = machine.outermost
+        bandwidth = machine.total_bandwidth_bytes_per_cycle(outer)
+        moving = math.ceil(layer.compulsory_bytes / bandwidth) + outer.latency_cycles
+        computing = math.ceil(layer.flops / machine.peak_macs_per_cycle)
+        cycles = float(max(moving, computing))
+        self._tick(layer.name)
+        if self.tracing:
+            self.trace_rows.append(
+                [0.0, cycles, layer.name, outer.name, "all", "stream", float(layer.compulsory_bytes)]
+            )
+        return {
+            "cycles": cycles,
+            "compute_cycles": float(computing),
+            "stall_cycles": 0.0,
+            "pes_used": machine.compute.pes,
+            "events": 0,
+        }
+
+
+def _static_rows(summary: pd.DataFrame, machine: Hierarchy) -> list[dict[str, Any]]:
+    """Leakage of every level (all instances) and of the array, per layer."""
+    rows = []
+    sources = [(level.name, level.static_power_mw * level.instances) for level in machine.levels]
+    sources.append((machine.compute.name, machine.compute.static_power_mw))
+    for layer, cycles in zip(summary["layer"], summary["cycles"], strict=True):
+        seconds = cycles / machine.clock_hz
+        for name, power_mw in sources:
+            if power_mw > 0:
+                energy_pj = power_mw * 1e-3 * seconds * 1e12
+                rows.append(access_row(layer, name, NO_TENSOR, STATIC_ACTION, int(cycles), 0, energy_pj))
+    return rows
+
+
+def _timing_frame(recorder: _Recorder, machine: Hierarchy, used: dict[str, Mapping]) -> pd.DataFrame:
+    rows = []
+    for layer, timing in recorder.timings.items():
+        for level in machine.levels:
+            stats = timing.levels[level.name]
+            rows.append(
+                [
+                    layer,
+                    level.name,
+                    level.instances,
+                    level.ports,
+                    stats.busy_cycles,
+                    stats.busy_cycles / timing.cycles if timing.cycles else 0.0,
+                    stats.bytes,
+                    stats.transfers,
+                    stats.queue_cycles,
+                ]
+            )
+    return pd.DataFrame(rows, columns=TIMING_COLUMNS)
+
+
+def _pe_frame(summary: pd.DataFrame, machine: Hierarchy) -> pd.DataFrame:
+    """Per PE, summed over layers: PEs the mapping uses compute or stall; the others idle."""
+    pes = machine.compute.pes
+    compute, stall, idle = np.zeros(pes), np.zeros(pes), np.zeros(pes)
+    columns = ["pes_used", "cycles", "compute_cycles", "stall_cycles"]
+    for used_pes, cycles, computing, stalling in summary[columns].to_numpy(dtype=float):
+        used = min(int(used_pes), pes)
+        compute[:used] += computing
+        stall[:used] += stalling
+        idle[:used] += max(0.0, cycles - computing - stalling)
+        idle[used:] += cycles
+    return pd.DataFrame(
+        {"pe": np.arange(pes), "compute_cycles": compute, "stall_cycles": stall, "idle_cycles": idle}
+    )
+
+
+def simulate(
+    workload: WorkloadLike,
+    hierarchy: str | Path | Hierarchy,
+    dataflow: str | None = "rs",
+    mapping: MappingLike | None = None,
+    layers: Sequence[str] | None = None,
+    trace: bool = False,
+    progress: Progress | None = None,
+) -> Result:
+    """Replay ``workload`` on ``hierarchy`` through the event-driven engine.
+
+    Takes the arguments of :func:`energysim.analyze`, plus ``trace`` (keep one
+    row per transfer and burst in ``result.trace``) and ``progress`` (called
+    after each layer; the library itself never prints).
+    """
+    network, machine, chosen = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
+    recorder = _Recorder(trace, len(chosen), progress)
+    accesses, summary, used = evaluate(network, machine, dataflow, chosen, recorder.mapped, recorder.streamed)
+    static = _static_rows(summary, machine)
+    if static:
+        accesses = pd.concat([accesses, pd.DataFrame(static, columns=ACCESS_COLUMNS)], ignore_index=True)
+    add_layer_energy(accesses, summary)
+    return Result(
+        workload=network,
+        hierarchy=machine,
+        dataflow=dataflow if mapping is None else None,
+        mapping=used,
+        accesses=accesses,
+        layers=summary,
+        energysim_version=__version__,
+        cycles=float(summary["cycles"].sum()),
+        timing=_timing_frame(recorder, machine, used),
+        pes=_pe_frame(summary, machine),
+        trace=pd.DataFrame(recorder.trace_rows, columns=TRACE_COLUMNS) if trace else None,
+    )
