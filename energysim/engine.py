@@ -111,9 +111,9 @@ class LayerEngine:
             for level in self.fetched
         }
         self.tiles = {level: self._tile_indices(level) for level in self.fetched}
-        self.ready = {
-            level: [self.env.event() for _ in range(self.tiles[level][-1] + 1)] for level in self.fetched
-        }
+        # Per level and tile: the first data is there (ready) and all of it is (arrived).
+        self.ready = {level: self._tile_events(level) for level in self.fetched}
+        self.arrived = {level: self._tile_events(level) for level in self.fetched}
         self.boundaries = simpy.Store(self.env)
         inner = plan.nest.time_steps // plan.bursts
         self.burst_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
@@ -126,6 +126,9 @@ class LayerEngine:
 
     def _slots(self, level: int) -> int:
         return 2 if self.levels[level].double_buffered else 1
+
+    def _tile_events(self, level: int) -> list[simpy.Event]:
+        return [self.env.event() for _ in range(self.tiles[level][-1] + 1)]
 
     def _tile_indices(self, level: int) -> list[int]:
         """For every step, the index of ``level``'s tile in use."""
@@ -240,11 +243,15 @@ class LayerEngine:
             ]
             if waits:
                 yield simpy.AllOf(self.env, waits)
+            # A batched step brings several tiles: with room for two, the array may start on
+            # the first while the rest arrive.
             ready = self.ready[level][tiles[index]]
-            pipelined = level == self.array and step.repeat > 1 and self._slots(level) > 1
-            yield from self._move(fills, step.repeat, early=ready if pipelined else None)
+            times = step.times(level)
+            pipelined = times > 1 and self._slots(level) > 1
+            yield from self._move(fills, times, early=ready if pipelined else None)
             if not ready.triggered:
                 ready.succeed()
+            self.arrived[level][tiles[index]].succeed()
 
     def _array(self) -> Process:
         for index, step in enumerate(self.steps):
@@ -262,6 +269,8 @@ class LayerEngine:
             operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
+            yield simpy.AllOf(self.env, arrivals)
             self.compute_cycles += compute
             if self.tracing:
                 self.trace.append(
@@ -278,7 +287,11 @@ class LayerEngine:
     def _retirer(self) -> Process:
         while True:
             token = yield self.boundaries.get()
-            step = Step((), 1, tuple(range(1, len(self.levels)))) if token == _END else self.steps[token]
+            step = (
+                Step((), 1, tuple((level, 1) for level in range(1, len(self.levels))))
+                if token == _END
+                else self.steps[token]
+            )
             for level in sorted(step.changed, reverse=True):
                 if token == _END:
                     drains = [(f, 1) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]

@@ -8,8 +8,10 @@ whose counts the :class:`~energysim.analysis.accesses.AccessPlan` holds.
 
 The loops of the level just above the array change only the array's own tiles,
 so all their iterations after the first form one batched :class:`Step` that
-carries how many steps of each kind it stands for. The stream's length thus
-grows with the tile changes of the shared levels above, not with the MACs.
+carries how many steps of each kind it stands for; and the repeats of the
+innermost loop above them are alike too, so they form one more. The stream's
+length thus grows with the tile changes of the shared levels above, not with
+the MACs.
 """
 
 from __future__ import annotations
@@ -30,13 +32,22 @@ OUTPUT_DIMS = RELEVANT_DIMS["outputs"]
 class Step:
     """``repeat`` steps in a row: ``keys`` says how many of each kind (None: the first step).
 
-    ``changed`` lists the levels (indices, outermost first) whose tiles change;
-    the array level changes at every step.
+    ``changes`` gives, for each level whose tiles change (outermost first), how
+    many times they change; the array level changes at every step.
     """
 
     keys: tuple[tuple[StepKey | None, int], ...]
     repeat: int
-    changed: tuple[int, ...]
+    changes: tuple[tuple[int, int], ...]
+
+    @property
+    def changed(self) -> tuple[int, ...]:
+        """The levels whose tiles change, outermost first."""
+        return tuple(level for level, _ in self.changes)
+
+    def times(self, level: int) -> int:
+        """How many times ``level``'s tile changes in this step."""
+        return next((count for changed, count in self.changes if changed == level), 0)
 
 
 def _changed_levels(plan: AccessPlan, position: Position | None) -> tuple[int, ...]:
@@ -74,28 +85,74 @@ def _group_keys(group: tuple[Position, ...], outer_fresh: bool) -> tuple[tuple[S
     return tuple((key, count) for key, count in keys if count)
 
 
+def _merge(*parts: Step) -> Step:
+    """One step standing for ``parts`` in a row (their counts added)."""
+    keys: dict[StepKey | None, int] = {}
+    changes: dict[int, int] = {}
+    for part in parts:
+        for key, count in part.keys:
+            keys[key] = keys.get(key, 0) + count
+        for level, count in part.changes:
+            changes[level] = changes.get(level, 0) + count
+    return Step(tuple(keys.items()), sum(part.repeat for part in parts), tuple(sorted(changes.items())))
+
+
+def _scaled(step: Step, times: int) -> Step:
+    return Step(
+        tuple((key, count * times) for key, count in step.keys),
+        step.repeat * times,
+        tuple((level, count * times) for level, count in step.changes),
+    )
+
+
 def steps(plan: AccessPlan) -> Iterator[Step]:
-    """The steps of ``plan`` in nest order, each level-above-the-array run batched."""
+    """The steps of ``plan`` in nest order, alike runs batched."""
     walked = plan.nest.temporal_above(plan.array_level)
-    yield Step(((None, 1),), 1, _changed_levels(plan, None))
-    parent = plan.array_level - 1
-    group = tuple(p for p in walked if p.level == parent)
+    array = plan.array_level
+    yield Step(((None, 1),), 1, tuple((level, 1) for level in _changed_levels(plan, None)))
+    group = tuple(p for p in walked if p.level == array - 1)
     outer = walked[: len(walked) - len(group)]
     group_steps = math.prod(p.factor for p in group) - 1
-    changed = _changed_levels(plan, group[0]) if group else ()
-    batched = cache(lambda outer_fresh: _group_keys(group, outer_fresh))
+    in_group = tuple((level, group_steps) for level in (_changed_levels(plan, group[0]) if group else ()))
+    batched = cache(lambda outer_fresh: Step(_group_keys(group, outer_fresh), group_steps, in_group))
+
+    def with_group(head: Step | None, outer_indices: tuple[int, ...]) -> Step | None:
+        if not group_steps:
+            return head
+        fresh = all(
+            index == 0 for index, p in zip(outer_indices, outer, strict=True) if p.dim not in OUTPUT_DIMS
+        )
+        return batched(fresh) if head is None else _merge(head, batched(fresh))
+
+    if not outer:
+        rest = with_group(None, ())
+        if rest is not None:
+            yield rest
+        return
     indices = [0] * len(walked)
+    last = outer[-1]
     previous: tuple[int, ...] | None = None
-    for outer_indices in itertools.product(*(range(p.factor) for p in outer)):
-        indices[: len(outer)] = outer_indices
+    for head_indices in itertools.product(*(range(p.factor) for p in outer[:-1])):
+        first = (*head_indices, 0)
+        indices[: len(outer)] = first
         if previous is not None:
             # The loop that stepped is the outermost that changed; the ones inside it wrapped.
-            position = outer[min(i for i in range(len(outer)) if outer_indices[i] != previous[i])]
+            position = outer[min(i for i in range(len(outer)) if first[i] != previous[i])]
             key = (position.index, _fresh(position, indices, walked))
-            yield Step(((key, 1),), 1, _changed_levels(plan, position))
-        previous = outer_indices
-        if group_steps:
-            outer_fresh = all(
-                index == 0 for index, p in zip(outer_indices, outer, strict=True) if p.dim not in OUTPUT_DIMS
-            )
-            yield Step(batched(outer_fresh), group_steps, changed)
+            changes = tuple((level, 1) for level in _changed_levels(plan, position))
+            head = with_group(Step(((key, 1),), 1, changes), first)
+        else:
+            head = with_group(None, first)
+        if head is not None:
+            yield head
+        previous = first
+        if last.factor > 1:
+            # The innermost outer loop's later iterations are alike: one step for all of them.
+            second = (*head_indices, 1)
+            indices[: len(outer)] = second
+            key = (last.index, _fresh(last, indices, walked))
+            changes = tuple((level, 1) for level in _changed_levels(plan, last))
+            alike = with_group(Step(((key, 1),), 1, changes), second)
+            assert alike is not None
+            yield _scaled(alike, last.factor - 1)
+            previous = (*head_indices, last.factor - 1)
