@@ -117,6 +117,12 @@ def resolve_inputs(
     given, source = _mappings_by_layer(mapping, network, machine)
     if dataflow is not None:
         get_dataflow(dataflow)
+    unknown = [name for name in layers or () if name not in network.layer_names]
+    if unknown:
+        names = ", ".join(network.layer_names)
+        raise EnergySimError(
+            f"no layer {', '.join(map(repr, unknown))} in {network.name}; its layers: {names}"
+        )
     selected = list(network.layers) if layers is None else [network[name] for name in layers]
     chosen: list[tuple[LayerBase, Mapping | None]] = []
     for layer in selected:

@@ -8,17 +8,23 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
+from tqdm import tqdm
 
 from energysim._version import __version__
 from energysim.analysis.roofline import machine_ops_per_byte, roofline_table
 from energysim.errors import EnergySimError
+from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.energy_tables import ENERGY_TABLES
 from energysim.model.files import shipped_names
 from energysim.model.loading import load_hierarchy, load_workload
+from energysim.result import Result
+from energysim.simulate import simulate
 
 EXIT_USER_ERROR = 2
 
@@ -47,10 +53,71 @@ def _roofline(args: argparse.Namespace) -> None:
     print(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
 
 
+def _summary(result: Result) -> dict[str, Any]:
+    """The headline numbers of a simulation, for people and for --json."""
+    by_level = result.energy_by_level()
+    return {
+        "workload": result.workload.name,
+        "hierarchy": result.hierarchy.name,
+        "dataflow": result.dataflow,
+        "layers": len(result.layers),
+        "macs": result.macs,
+        "total_energy_pj": result.total_energy_pj,
+        "energy_per_mac_pj": result.energy_per_mac_pj if result.macs else None,
+        "data_movement_energy_pj": result.data_movement_energy_pj,
+        "compute_energy_pj": result.compute_energy_pj,
+        "static_energy_pj": result.static_energy_pj,
+        "cycles": result.cycles,
+        "seconds": result.seconds,
+        "energy_by_level_pj": {str(level): float(energy) for level, energy in by_level.items()},
+        "energysim_version": result.energysim_version,
+    }
+
+
+def _run(args: argparse.Namespace) -> None:
+    hierarchy = load_hierarchy(args.hierarchy)
+    network = load_workload(args.workload)
+    layers = args.layer or None
+    total = len(layers) if layers else len(network.layers)
+    quiet = args.quiet or args.json or not sys.stderr.isatty()
+    with tqdm(total=total, unit="layer", disable=quiet, file=sys.stderr) as bar:
+
+        def advance(done: int, _total: int, name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        result = simulate(network, hierarchy, args.dataflow, layers=layers, progress=advance)
+    summary = _summary(result)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    unit = "MAC" if hierarchy.energy_table == "eyeriss-normalized" else "pJ"
+    print(
+        f"{network.name} on {hierarchy.name}, dataflow {args.dataflow}: {summary['layers']} layers, "
+        f"{result.macs:,} MACs"
+    )
+    share = result.data_movement_energy_pj / result.total_energy_pj
+    print(
+        f"energy {result.total_energy_pj:.4g} {unit} ({result.energy_per_mac_pj:.3g} per MAC), "
+        f"{100 * share:.0f}% of it moving data; time {result.cycles:,.0f} cycles = "
+        f"{1e3 * (result.seconds or 0):.4g} ms"
+    )
+    by_level = result.energy_by_level()
+    table = pd.DataFrame(
+        {
+            "level": by_level.index,
+            f"energy {unit}": by_level.to_numpy(),
+            "%": 100 * by_level.to_numpy() / by_level.sum(),
+        }
+    )
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+
+
 def _list(args: argparse.Namespace) -> None:
     print("hierarchies:   " + ", ".join(shipped_names("hierarchies")))
     print("workloads:     " + ", ".join(shipped_names("workloads")))
     print("energy tables: " + ", ".join(sorted(ENERGY_TABLES)))
+    print("dataflows:     " + ", ".join(DATAFLOWS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     roof.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
     roof.add_argument("--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path")
     roof.set_defaults(run=_roofline)
+
+    run = commands.add_parser("run", help="simulate a workload: energy by level and time")
+    run.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
+    run.add_argument("--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path")
+    run.add_argument("--dataflow", default="rs", choices=sorted(DATAFLOWS), help="dataflow (default: rs)")
+    run.add_argument("--layer", action="append", metavar="NAME", help="simulate only this layer (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.set_defaults(run=_run)
 
     listing = commands.add_parser("list", help="list shipped hierarchies, workloads and energy tables")
     listing.set_defaults(run=_list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,4 +59,30 @@ def test_bad_file_names_the_file_and_field(tmp_path: Path, capsys: pytest.Captur
     assert main(["roofline", str(path), "--hierarchy", "v100"]) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert f"{path}: invalid workload: layers[0].C" in err
+    assert "Traceback" not in err
+
+
+def test_run_prints_energy_by_level_and_time(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "alexnet", "--hierarchy", "eyeriss", "--dataflow", "rs", "--layer", "conv3"]) == 0
+    out = capsys.readouterr().out
+    result = es.simulate("alexnet", "eyeriss", "rs", layers=["conv3"])
+    assert out.splitlines()[0] == f"alexnet on eyeriss, dataflow rs: 1 layers, {result.macs:,} MACs"
+    assert f"time {result.cycles:,.0f} cycles" in out
+    for level in ("DRAM", "GLB", "GLB network", "RF", "PE"):
+        assert any(line.split()[0] == level.split()[0] for line in out.splitlines()[3:])
+
+
+def test_run_json_is_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "lecture-ops", "--hierarchy", "v100", "--layer", "relu", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    result = es.simulate("lecture-ops", "v100", "rs", layers=["relu"])
+    assert summary["cycles"] == result.cycles
+    assert summary["total_energy_pj"] == pytest.approx(result.total_energy_pj)
+    assert summary["energy_per_mac_pj"] is None  # a ReLU has no MACs
+
+
+def test_run_with_an_unknown_layer_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "alexnet", "--hierarchy", "eyeriss", "--layer", "nope"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("energysim: error: no layer 'nope' in alexnet")
     assert "Traceback" not in err
