@@ -1,0 +1,97 @@
+"""The ``energysim`` command line.
+
+The only place that prints, parses arguments or turns errors into exit codes:
+a user's mistake (a bad file, an unknown name, a mapping that does not fit) is
+one line on stderr and exit code 2, never a traceback; output folders are
+written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from energysim._version import __version__
+from energysim.cli.commands import compare, list_shipped, roofline, run, validate
+from energysim.errors import EnergySimError
+from energysim.mapping.dataflows import DATAFLOWS
+
+EXIT_USER_ERROR = 2
+
+
+def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
+    parser.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
+    parser.add_argument("--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path")
+    parser.add_argument("--layer", action="append", metavar="NAME", help="only this layer (repeatable)")
+    if out:
+        parser.add_argument(
+            "--out", type=Path, metavar="DIR", help="write CSVs, figures and summary.json here"
+        )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no text summary")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``energysim`` command."""
+    parser = argparse.ArgumentParser(
+        prog="energysim",
+        description="Event-driven memory-hierarchy energy simulator for DNN accelerators.",
+    )
+    parser.add_argument("--version", action="version", version=f"energysim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run_parser = commands.add_parser(
+        "run", help="simulate a workload: energy by level and tensor, time, figures"
+    )
+    _common(run_parser)
+    run_parser.add_argument(
+        "--dataflow", default="rs", choices=list(DATAFLOWS), help="dataflow (default: rs)"
+    )
+    run_parser.set_defaults(run=run)
+
+    compare_parser = commands.add_parser("compare", help="simulate a workload under several dataflows")
+    _common(compare_parser)
+    compare_parser.add_argument(
+        "--dataflows",
+        default="ws,os,rs,nlr",
+        metavar="D,D,...",
+        help="comma-separated (default: ws,os,rs,nlr)",
+    )
+    compare_parser.set_defaults(run=compare)
+
+    roof = commands.add_parser("roofline", help="place each layer of a workload on the hierarchy's roofline")
+    _common(roof)
+    roof.set_defaults(run=roofline)
+
+    listing = commands.add_parser(
+        "list", help="list shipped hierarchies, workloads, energy tables and dataflows"
+    )
+    listing.set_defaults(run=list_shipped)
+
+    check = commands.add_parser(
+        "validate", help="check a hierarchy, workload or mapping file; print what it says"
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("--hierarchy", metavar="H", help="for a mapping file: the hierarchy it maps onto")
+    check.set_defaults(run=validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        args.run(args)
+    except EnergySimError as exc:
+        print(f"energysim: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        print(f"energysim: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0

@@ -1,0 +1,261 @@
+"""What each ``energysim`` command does; :mod:`energysim.cli` parses and handles errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+from energysim.analysis.roofline import machine_ops_per_byte, roofline_table
+from energysim.analyze import analyze
+from energysim.errors import EnergySimError
+from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
+from energysim.mapping.files import load_mapping
+from energysim.model.energy_tables import ENERGY_TABLES
+from energysim.model.files import read_yaml, shipped_names
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.loading import load_hierarchy, load_workload
+from energysim.model.workload import Network
+from energysim.report.figures import (
+    dataflow_energy_figure,
+    energy_heatmap_figure,
+    layer_energy_figure,
+    roofline_figure,
+    timeline_figure,
+)
+from energysim.report.output import (
+    csv_writer,
+    figure_writer,
+    json_writer,
+    write_folder,
+    write_outputs,
+)
+from energysim.report.tables import energy_unit, explain, level_table
+from energysim.result import Result
+from energysim.simulate import simulate
+
+FLOAT = "{:.4g}".format
+
+
+def summary(result: Result) -> dict[str, Any]:
+    """The headline numbers of a result, for people and for --json."""
+    by_level = result.energy_by_level()
+    return {
+        "workload": result.workload.name,
+        "hierarchy": result.hierarchy.name,
+        "dataflow": result.dataflow,
+        "layers": len(result.layers),
+        "macs": result.macs,
+        "energy_unit": energy_unit(result),
+        "total_energy_pj": result.total_energy_pj,
+        "energy_per_mac_pj": result.energy_per_mac_pj if result.macs else None,
+        "data_movement_energy_pj": result.data_movement_energy_pj,
+        "compute_energy_pj": result.compute_energy_pj,
+        "static_energy_pj": result.static_energy_pj,
+        "cycles": result.cycles,
+        "seconds": result.seconds,
+        "energy_by_level_pj": {str(level): float(energy) for level, energy in by_level.items()},
+        "energysim_version": result.energysim_version,
+    }
+
+
+def _simulate(
+    args: argparse.Namespace, network: Network, hierarchy: Hierarchy, dataflow: str, trace: bool
+) -> Result:
+    layers = args.layer or None
+    total = len(layers) if layers else len(network.layers)
+    quiet = args.quiet or args.json or not sys.stderr.isatty()
+    with tqdm(total=total, unit="layer", desc=dataflow, disable=quiet, file=sys.stderr) as bar:
+
+        def advance(done: int, _total: int, name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        return simulate(network, hierarchy, dataflow, layers=layers, trace=trace, progress=advance)
+
+
+def _first_mac_layer(result: Result) -> str | None:
+    return next(
+        (name for name in result.layers["layer"] if result.workload[name].loop_bounds is not None), None
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    """Simulate; print a compact table and a summary; with --out write CSVs, figures, summary.json."""
+    hierarchy = load_hierarchy(args.hierarchy)
+    network = load_workload(args.workload)
+    result = _simulate(args, network, hierarchy, args.dataflow, trace=args.out is not None)
+    if args.out is not None:
+        figures: dict[str, Callable[[], Figure]] = {
+            "energy_by_layer": lambda: layer_energy_figure(result),
+            "energy_by_level_and_tensor": lambda: energy_heatmap_figure(result),
+            "roofline": lambda: roofline_figure(result),
+        }
+        layer = _first_mac_layer(result)
+        if layer is not None:
+            figures[f"timeline_{layer}"] = lambda: timeline_figure(result, layer)
+        write_outputs(result, args.out, summary(result), figures)
+    if args.json:
+        print(json.dumps(summary(result), indent=2))
+        return
+    if not args.quiet:
+        table = level_table(result)[["level", "energy_pj", "energy_percent"]]
+        table.columns = ["level", f"energy ({energy_unit(result)})", "%"]
+        print(table.to_string(index=False, float_format=FLOAT))
+        print(explain(result))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Simulate under several dataflows; print energy and time side by side."""
+    hierarchy = load_hierarchy(args.hierarchy)
+    network = load_workload(args.workload)
+    names = [name.strip().lower() for name in args.dataflows.split(",") if name.strip()]
+    for name in names:
+        get_dataflow(name)
+    if not names:
+        raise EnergySimError(f"--dataflows: expected a comma-separated list of {', '.join(DATAFLOWS)}")
+    results = {name: _simulate(args, network, hierarchy, name, trace=False) for name in names}
+    unit = energy_unit(next(iter(results.values())))
+    table = pd.DataFrame(
+        [
+            {
+                "dataflow": name,
+                f"energy ({unit})": r.total_energy_pj,
+                f"per MAC ({unit})": r.energy_per_mac_pj if r.macs else float("nan"),
+                "data movement %": 100 * r.data_movement_energy_pj / r.total_energy_pj,
+                "DRAM accesses": r.dram_accesses(),
+                "cycles": r.cycles,
+            }
+            for name, r in results.items()
+        ]
+    )
+    data = {"dataflows": {name: summary(r) for name, r in results.items()}}
+    if args.out is not None:
+        write_folder(
+            args.out,
+            [
+                csv_writer("compare.csv", table),
+                json_writer("summary.json", data),
+                figure_writer("energy_per_mac_by_dataflow", lambda: dataflow_energy_figure(results)),
+                *[csv_writer(f"accesses_{name}.csv", r.accesses) for name, r in results.items()],
+            ],
+        )
+    if args.json:
+        print(json.dumps(data, indent=2))
+    elif not args.quiet:
+        print(f"{network.name} on {hierarchy.name}")
+        print(table.to_string(index=False, float_format=FLOAT))
+
+
+def roofline(args: argparse.Namespace) -> None:
+    """The DRAM roofline of every layer; with --out also a CSV and the log-log figure."""
+    hierarchy = load_hierarchy(args.hierarchy)
+    network = load_workload(args.workload)
+    layers = args.layer or network.layer_names
+    for name in layers:
+        if name not in network.layer_names:
+            raise EnergySimError(
+                f"no layer {name!r} in {network.name}; its layers: {', '.join(network.layer_names)}"
+            )
+    table = roofline_table(network, hierarchy)
+    table = table[table["layer"].isin(layers)].reset_index(drop=True)
+    if args.out is not None:
+        result = analyze(network, hierarchy, "rs", layers=layers)
+        write_folder(
+            args.out,
+            [
+                csv_writer("roofline.csv", table),
+                json_writer("summary.json", {"machine_ops_per_byte": machine_ops_per_byte(hierarchy)}),
+                figure_writer("roofline", lambda: roofline_figure(result)),
+            ],
+        )
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+        return
+    if args.quiet:
+        return
+    print(
+        f"Roofline of {network.name} on {hierarchy.name}: peak "
+        f"{hierarchy.peak_flops_per_s / 1e12:.1f} TFLOP/s, DRAM "
+        f"{table['dram_bandwidth_bytes_per_s'].iloc[0] / 1e9:.0f} GB/s, "
+        f"ops:byte {machine_ops_per_byte(hierarchy):.1f}"
+    )
+    shown = pd.DataFrame(
+        {
+            "layer": table["layer"],
+            "GFLOP": table["flops"] / 1e9,
+            "DRAM MB": table["dram_bytes"] / 1e6,
+            "FLOP/B": table["arithmetic_intensity"],
+            "attainable TFLOP/s": table["attainable_flops_per_s"] / 1e12,
+            "time us": table["time_s"] * 1e6,
+            "bound": table["bound"],
+        }
+    )
+    print(shown.to_string(index=False, float_format=FLOAT))
+
+
+def list_shipped(args: argparse.Namespace) -> None:
+    """Shipped hierarchies, workloads, energy tables and dataflows."""
+    print("hierarchies:   " + ", ".join(shipped_names("hierarchies")))
+    print("workloads:     " + ", ".join(shipped_names("workloads")))
+    print("energy tables: " + ", ".join(sorted(ENERGY_TABLES)))
+    print("dataflows:     " + ", ".join(DATAFLOWS))
+
+
+def _describe_hierarchy(path: Path) -> None:
+    hierarchy = load_hierarchy(path)
+    levels, clock = len(hierarchy.levels), hierarchy.clock_ghz
+    print(f"{path}: hierarchy {hierarchy.name}, {levels} levels, clock {clock} GHz")
+    for level in hierarchy.levels:
+        size = "unbounded" if level.size_bytes is None else level.size_bytes
+        energies = f"read {level.read_energy_pj:.4g} / write {level.write_energy_pj:.4g} pJ"
+        print(
+            f"  {level.name} ({level.kind}) x{level.instances}: size {size}, keeps {', '.join(level.keeps)}, "
+            f"{energies} per {level.block_bits}-bit access, "
+            f"{level.bandwidth_bytes_per_cycle:g} B/cycle x {level.ports} ports"
+        )
+    compute = hierarchy.compute
+    shape = f"{compute.array.rows}x{compute.array.cols}"
+    print(
+        f"  {compute.name}: {shape} PEs, {hierarchy.peak_macs_per_cycle} MACs/cycle, "
+        f"{compute.energy_per_mac_pj:.4g} pJ per {compute.datatype} MAC"
+    )
+
+
+def _describe_workload(path: Path) -> None:
+    network = load_workload(path)
+    print(
+        f"{path}: workload {network.name}, {len(network.layers)} layers, {network.total_macs:,} MACs, "
+        f"{network.total_weights:,} weights"
+    )
+    for layer in network.layers:
+        kind = getattr(layer, "type", "")
+        print(f"  {layer.name} ({kind}): {layer.macs:,} MACs, {layer.parameters:,} weights")
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Check a file and print what it understood: the levels, the layers, or the loops."""
+    path: Path = args.file
+    if not path.is_file():
+        raise EnergySimError(f"{path}: no such file")
+    data = read_yaml(path)
+    if isinstance(data, dict) and "compute" in data:
+        _describe_hierarchy(path)
+    elif isinstance(data, dict) and "layers" in data:
+        _describe_workload(path)
+    elif isinstance(data, dict) and "levels" in data:
+        if args.hierarchy is None:
+            raise EnergySimError(f"{path}: a mapping file; give --hierarchy to check it against a hierarchy")
+        layer_name, mapping = load_mapping(path, load_hierarchy(args.hierarchy))
+        print(f"{path}: mapping{f' of layer {layer_name}' if layer_name else ''}: {mapping.describe()}")
+    else:
+        raise EnergySimError(
+            f"{path}: not a hierarchy (levels and compute), a workload (layers) or a mapping (levels)"
+        )
