@@ -91,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnergySimError as exc:
         print(f"energysim: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0  # the reader (say, head) has what it wanted
     except OSError as exc:
-        print(f"energysim: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"energysim: error: {where}{exc.strerror}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

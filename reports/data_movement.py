@@ -1,0 +1,50 @@
+"""Study (a): why data movement dominates compute -- AlexNet on eyeriss under every dataflow.
+
+Run: python reports/data_movement.py   (writes reports/data_movement/)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from _common import REPORTS, markdown_table
+
+import energysim as es
+from energysim.report.figures import dataflow_energy_figure, energy_heatmap_figure
+from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+
+DATAFLOWS = ["ws", "os", "is", "rs", "nlr"]
+
+
+def main() -> None:
+    network = es.load_workload("alexnet")
+    conv = [layer.name for layer in network.layers if layer.type == "conv"]
+    results = {d: es.simulate(network, "eyeriss", d, layers=conv) for d in DATAFLOWS}
+    rs = results["rs"].energy_per_mac_pj
+    table = pd.DataFrame(
+        [
+            {
+                "dataflow": d,
+                "energy per MAC (MAC-units)": r.energy_per_mac_pj,
+                "x RS": r.energy_per_mac_pj / rs,
+                "data movement %": 100 * r.data_movement_energy_pj / r.total_energy_pj,
+                "DRAM accesses (M)": r.dram_accesses() / 1e6,
+                "cycles (M)": (r.cycles or 0) / 1e6,
+            }
+            for d, r in results.items()
+        ]
+    )
+    write_folder(
+        REPORTS / "data_movement",
+        [
+            csv_writer("dataflows.csv", table),
+            text_writer("table.md", markdown_table(table)),
+            text_writer("summary_rs.txt", es.report.explain(results["rs"])),
+            figure_writer("energy_per_mac_by_dataflow", lambda: dataflow_energy_figure(results)),
+            figure_writer("energy_by_level_and_tensor_rs", lambda: energy_heatmap_figure(results["rs"])),
+        ],
+    )
+    print(markdown_table(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Study (c): network scaling, LeNet-5 to ResNet-50 and the transformer workloads, on eyeriss (RS).
+
+Run: python reports/scaling.py   (writes reports/scaling/)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import seaborn as sns
+from _common import REPORTS, markdown_table
+from matplotlib.figure import Figure
+
+import energysim as es
+from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+
+NETWORKS = ["lenet5", "alexnet", "vgg16", "resnet50", "mobilenet-v2", "bert-base-layer", "gpt2-decode"]
+
+
+def figure(table: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    sns.scatterplot(data=table, x="MACs per weight", y="energy per MAC (MAC-units)", hue="network", s=80, ax=ax)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MACs per weight (reuse available to each weight)")
+    ax.set_ylabel("energy per MAC (MAC-units)")
+    ax.set_title("eyeriss, RS: networks with little reuse per weight pay most per MAC")
+    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left")
+    return fig
+
+
+def main() -> None:
+    rows = []
+    for name in NETWORKS:
+        result = es.simulate(name, "eyeriss", "rs")
+        network = result.workload
+        rows.append(
+            {
+                "network": name,
+                "weights (M)": network.total_weights / 1e6,
+                "MACs (M)": network.total_macs / 1e6,
+                "MACs per weight": network.total_macs / network.total_weights,
+                "energy (G MAC-units)": result.total_energy_pj / 1e9,
+                "energy per MAC (MAC-units)": result.energy_per_mac_pj,
+                "DRAM share %": 100 * result.energy_by_level()["DRAM"] / result.total_energy_pj,
+                "time (ms)": 1e3 * (result.seconds or 0),
+            }
+        )
+    table = pd.DataFrame(rows)
+    write_folder(
+        REPORTS / "scaling",
+        [
+            csv_writer("scaling.csv", table),
+            text_writer("table.md", markdown_table(table)),
+            figure_writer("energy_per_mac_vs_macs", lambda: figure(table)),
+        ],
+    )
+    print(markdown_table(table))
+
+
+if __name__ == "__main__":
+    main()
