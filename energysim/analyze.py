@@ -10,7 +10,6 @@ Time and static energy come with the simulation engine.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
 from pathlib import Path
@@ -20,7 +19,7 @@ import pandas as pd
 
 from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts, count_accesses
-from energysim.analysis.energy import NO_TENSOR, access_row, price
+from energysim.analysis.energy import NO_TENSOR, access_row, accesses_for, price
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping, tile_elements
@@ -69,12 +68,19 @@ def _mappings_by_layer(
                 "give a dict of layer name to mapping"
             )
         return {mac_layers[0]: mapping}, "mapping"
-    unknown = [name for name in mapping if name not in network.layer_names]
-    if unknown:
-        raise EnergySimError(
-            f"mapping given for unknown layers {unknown}; {network.name} has {network.layer_names}"
-        )
     return dict(mapping), "mapping"
+
+
+def _check_mapped_layers(given: dict[str, Mapping], network: Network, source: str) -> None:
+    """Every layer a mapping names must exist and have MACs to map."""
+    for name in given:
+        if name not in network.layer_names:
+            raise EnergySimError(
+                f"{source}: maps layer {name!r}, which is not in {network.name} "
+                f"(its layers: {', '.join(network.layer_names)})"
+            )
+        if network[name].loop_bounds is None:
+            raise EnergySimError(f"{source}: maps layer {name!r}, which has no MACs to map")
 
 
 def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
@@ -86,8 +92,7 @@ def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any
         if not elements:
             continue
         action = "update" if tensor == "outputs" else "read"
-        per_access = max(1, outer.block_bits // layer.bits(tensor))
-        accesses = math.ceil(elements / per_access)
+        accesses = accesses_for(outer, layer.bits(tensor), elements)
         energy = accesses * (outer.write_energy_pj if action == "update" else outer.read_energy_pj)
         rows.append(access_row(layer.name, outer.name, tensor, action, elements, accesses, energy))
     if layer.flops:
@@ -110,13 +115,19 @@ def resolve_inputs(
     dataflow: str | None,
     mapping: MappingLike | None,
     layers: Sequence[str] | None,
-) -> tuple[Network, Hierarchy, list[tuple[LayerBase, Mapping | None]]]:
-    """Load the inputs and choose (and check) a mapping for every selected layer with MACs."""
+) -> tuple[Network, Hierarchy, list[tuple[LayerBase, Mapping | None]], str | None]:
+    """Load the inputs and choose (and check) a mapping for every selected layer with MACs.
+
+    The last item is the dataflow if it built at least one of those mappings, else None.
+    """
     network = as_network(workload)
     machine = load_hierarchy(hierarchy)
     given, source = _mappings_by_layer(mapping, network, machine)
+    _check_mapped_layers(given, network, source)
     if dataflow is not None:
         get_dataflow(dataflow)
+    if isinstance(layers, str):
+        layers = [layers]
     unknown = [name for name in layers or () if name not in network.layer_names]
     if unknown:
         names = ", ".join(network.layer_names)
@@ -125,6 +136,7 @@ def resolve_inputs(
         )
     selected = list(network.layers) if layers is None else [network[name] for name in layers]
     chosen: list[tuple[LayerBase, Mapping | None]] = []
+    built = False
     for layer in selected:
         if layer.loop_bounds is None:
             chosen.append((layer, None))
@@ -135,13 +147,13 @@ def resolve_inputs(
             raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
         else:
             chosen.append((layer, build_mapping(layer, machine, dataflow)))
-    return network, machine, chosen
+            built = True
+    return network, machine, chosen, dataflow if built else None
 
 
 def evaluate(
     network: Network,
     machine: Hierarchy,
-    dataflow: str | None,
     chosen: list[tuple[LayerBase, Mapping | None]],
     count_layer: LayerCounter,
     stream_layer: StreamedLayer,
@@ -218,22 +230,18 @@ def analyze(
     layers:
         Names of the layers to analyse (default: all).
     """
-    network, machine, chosen = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
-    accesses, summary, used = evaluate(network, machine, dataflow, chosen, _count, _no_columns)
+    network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
+    accesses, summary, used = evaluate(network, machine, chosen, _count, _no_columns)
     add_layer_energy(accesses, summary)
     return Result(
         workload=network,
         hierarchy=machine,
-        dataflow=dataflow if mapping is None or len(used) > _given_count(mapping) else None,
+        dataflow=used_dataflow,
         mapping=used,
         accesses=accesses,
         layers=summary,
         energysim_version=__version__,
     )
-
-
-def _given_count(mapping: MappingLike) -> int:
-    return len(mapping) if isinstance(mapping, MappingOf) else 1
 
 
 def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:

@@ -49,7 +49,13 @@ Process = Generator[simpy.Event, Any, None]
 
 @dataclass
 class PortStats:
-    """What one instance of a level did: busy port-cycles, bytes, transfers, waiting."""
+    """What one instance of a level did.
+
+    ``busy_cycles`` are port-cycles over the level's ports; ``transfers`` are
+    transfer operations (a batched step's transfer counts once);
+    ``queue_cycles`` are the waits for a port, including those of receivers
+    beyond the free ports, which a transfer serves one group after another.
+    """
 
     busy_cycles: float = 0.0
     bytes: float = 0.0
@@ -269,8 +275,11 @@ class LayerEngine:
             operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
             arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
+            asked = self.env.now
             yield simpy.AllOf(self.env, arrivals)
+            self.stall_cycles += self.env.now - asked
             self.compute_cycles += compute
             if self.tracing:
                 self.trace.append(

@@ -164,9 +164,9 @@ def simulate(
     row per transfer and burst in ``result.trace``) and ``progress`` (called
     after each layer; the library itself never prints).
     """
-    network, machine, chosen = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
+    network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     recorder = _Recorder(trace, len(chosen), progress)
-    accesses, summary, used = evaluate(network, machine, dataflow, chosen, recorder.mapped, recorder.streamed)
+    accesses, summary, used = evaluate(network, machine, chosen, recorder.mapped, recorder.streamed)
     static = _static_rows(summary, machine)
     if static:
         accesses = pd.concat([accesses, pd.DataFrame(static, columns=ACCESS_COLUMNS)], ignore_index=True)
@@ -174,7 +174,7 @@ def simulate(
     return Result(
         workload=network,
         hierarchy=machine,
-        dataflow=dataflow if mapping is None else None,
+        dataflow=used_dataflow,
         mapping=used,
         accesses=accesses,
         layers=summary,

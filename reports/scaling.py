@@ -19,7 +19,9 @@ NETWORKS = ["lenet5", "alexnet", "vgg16", "resnet50", "mobilenet-v2", "bert-base
 def figure(table: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    sns.scatterplot(data=table, x="MACs per weight", y="energy per MAC (MAC-units)", hue="network", s=80, ax=ax)
+    sns.scatterplot(
+        data=table, x="MACs per weight", y="energy per MAC (MAC-units)", hue="network", s=80, ax=ax
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("MACs per weight (reuse available to each weight)")

@@ -152,3 +152,14 @@ def test_multicast_reads_once_for_all_receivers() -> None:
     assert shared.count("GLB", "inputs", "read") == 8
     assert unicast.count("GLB", "inputs", "read") == 4 * 8
     assert shared.count("GLB network", "inputs", "transfer") == 4 * 8
+
+
+def test_an_element_wider_than_an_access_takes_several() -> None:
+    """edge-npu's register file moves 8 bits an access: a 16-bit weight read is two accesses."""
+    npu = es.load_hierarchy("edge-npu")
+    result = es.analyze("alexnet", npu, "ws", layers=["conv3"])
+    rows = result.accesses.set_index(["level", "tensor", "action"])
+    reads = rows.loc[("RF", "weights", "read")]
+    assert npu.level("RF").block_bits == 8
+    assert reads["accesses"] == 2 * reads["count"]
+    assert reads["energy_pj"] == pytest.approx(2 * reads["count"] * npu.level("RF").read_energy_pj)

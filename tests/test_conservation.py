@@ -42,10 +42,21 @@ def _input_data_space(layer: es.model.Layer) -> int:
 
 
 def test_every_mac_is_done_once(result: es.Result) -> None:
-    macs = result.accesses[result.accesses["action"] == "mac"].groupby("layer")["count"].sum()
+    """The mapping covers the loop nest (padded at most), and each layer's MACs are charged once."""
+    summary = result.layers.set_index("layer")
     for layer in result.workload.layers:
-        assert macs.get(layer.name, 0) == layer.macs
-    assert result.macs == result.workload.total_macs
+        bounds = layer.loop_bounds
+        if bounds is None:
+            continue
+        mapping = result.mapping[layer.name]
+        issued = math.prod(
+            loop.factor for level in mapping.levels for loop in (*level.temporal, *level.spatial)
+        )
+        assert summary.loc[layer.name, "padded_macs"] == issued >= bounds.macs
+        for dim, bound in bounds.sizes.items():
+            assert mapping.factor(dim) >= bound
+    macs = result.accesses[result.accesses["action"] == "mac"].groupby("layer")["count"].sum()
+    assert macs.sum() == result.workload.total_macs
 
 
 def test_compulsory_traffic_is_paid(result: es.Result) -> None:
@@ -80,9 +91,13 @@ def _expected_energy(row: Any, layer: es.model.Layer) -> float:
         assert network is not None
         return float(row.count * network.transfer_energy_pj)
     level = levels[row.level]
-    per_access = max(1, level.block_bits // layer.bits(row.tensor))
+    bits = layer.bits(row.tensor)
+    if bits > level.block_bits:
+        accesses = row.count * -(-bits // level.block_bits)
+    else:
+        accesses = -(-row.count // (level.block_bits // bits))
     energy = level.read_energy_pj if row.action == "read" else level.write_energy_pj
-    return math.ceil(row.count / per_access) * energy
+    return accesses * energy
 
 
 def test_energy_is_the_sum_of_its_parts(result: es.Result) -> None:

@@ -278,7 +278,7 @@ def test_trace_accounts_for_every_byte_moved() -> None:
     moved = trace[trace["action"] != "compute"].groupby("level")["bytes"].sum()
     for row in timing.itertuples(index=False):
         assert moved.get(row.level, 0.0) == pytest.approx(row.bytes)
-    assert trace["time_cycles"].is_monotonic_increasing or trace["time_cycles"].max() <= result.cycles
+    assert (trace["time_cycles"] >= 0).all()
     assert (trace["time_cycles"] + trace["duration_cycles"]).max() <= result.cycles
 
 

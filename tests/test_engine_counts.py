@@ -27,3 +27,8 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     pd.testing.assert_frame_equal(simulated.accesses, analysed.accesses)
     assert simulated.cycles is not None
     assert simulated.cycles >= simulated.workload.total_macs / simulated.hierarchy.peak_macs_per_cycle
+    # Every issued MAC is computed once: bursts x MACs per burst x PEs = the padded nest's MACs.
+    compute = simulated.hierarchy.compute
+    for row in simulated.layers.itertuples(index=False):
+        if row.padded_macs and not compute.systolic:
+            assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.padded_macs

@@ -181,3 +181,23 @@ def test_mapping_file_that_does_not_fit_names_the_file(write_yaml: WriteYaml) ->
         es.EnergySimError, match=r"big\.yaml: layer conv3 does not fit eyeriss:\n  - level RF, tensor inputs"
     ):
         es.analyze("alexnet", EYERISS, mapping=path, layers=["conv3"])
+
+
+def test_mapping_file_naming_a_layer_the_network_lacks(write_yaml: WriteYaml) -> None:
+    path = write_yaml("conv9.yaml", {**GOOD.to_dict(), "layer": "conv9"})
+    with pytest.raises(es.EnergySimError, match=r"conv9\.yaml: maps layer 'conv9', which is not in alexnet"):
+        es.analyze("alexnet", EYERISS, mapping=path, layers=["conv3"])
+
+
+def test_mapping_for_a_layer_without_macs() -> None:
+    with pytest.raises(es.EnergySimError, match=r"maps layer 'pool1', which has no MACs"):
+        es.analyze("alexnet", EYERISS, mapping={"pool1": GOOD})
+
+
+def test_the_result_names_the_dataflow_only_if_it_built_a_mapping() -> None:
+    mixed = {"conv3": GOOD}
+    analysed = es.analyze("alexnet", EYERISS, "rs", mapping=mixed, layers=["conv2", "conv3"])
+    simulated = es.simulate("alexnet", EYERISS, "rs", mapping=mixed, layers=["conv2", "conv3"])
+    assert analysed.dataflow == simulated.dataflow == "rs"
+    only_given = es.analyze("alexnet", EYERISS, "rs", mapping=mixed, layers=["conv3"])
+    assert only_given.dataflow is None

@@ -28,9 +28,17 @@ TRANSFER_ACTION = "transfer"
 NETWORK_SUFFIX = " network"
 
 
-def elements_per_access(level: Level, bits: int) -> int:
-    """How many elements of ``bits`` one access of ``level`` moves (at least 1)."""
-    return max(1, level.block_bits // bits)
+def accesses_for(level: Level, bits: int, elements: int) -> int:
+    """Accesses of ``level`` that move ``elements`` of ``bits`` each.
+
+    An access moves one block of ``access_bits``: it carries ``block // bits``
+    whole elements, rounded up on the total; an element wider than a block
+    takes ``ceil(bits / block)`` accesses of its own.
+    """
+    block = level.block_bits
+    if bits > block:
+        return elements * math.ceil(bits / block)
+    return math.ceil(elements / (block // bits))
 
 
 def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
@@ -41,7 +49,7 @@ def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[
         for (name, tensor, action), count in sorted(counts.counts.items()):
             if name != level.name or count == 0:
                 continue
-            accesses = math.ceil(count / elements_per_access(level, layer.bits(tensor)))
+            accesses = accesses_for(level, layer.bits(tensor), count)
             energy = level.read_energy_pj if action == "read" else level.write_energy_pj
             rows.append(access_row(layer.name, name, tensor, action, count, accesses, accesses * energy))
     for (name, tensor), count in sorted(counts.transfers.items()):

@@ -29,6 +29,8 @@ from energysim.model.mapping import Mapping, MappingFile
 def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Mapping]:
     """The layer name a mapping file names (or None) and its mapping over ``hierarchy``'s levels."""
     path = Path(path)
+    if path.is_dir():
+        raise EnergySimError(f"{path}: is a folder, expected a mapping .yaml file")
     if not path.is_file():
         raise EnergySimError(f"{path}: no such file")
     spec = validate_file_data(MappingFile, read_yaml(path), str(path), "mapping")

@@ -39,6 +39,8 @@ def resolve(name_or_path: str | Path, kind: ShippedKind) -> Path:
     looks_like_path = isinstance(name_or_path, Path) or text.endswith(_SUFFIXES) or "/" in text
     if looks_like_path or Path(text).is_file():
         path = Path(text)
+        if path.is_dir():
+            raise EnergySimError(f"{path}: is a folder, expected a .yaml file")
         if not path.is_file():
             raise EnergySimError(f"{path}: no such file")
         return path

@@ -79,6 +79,8 @@ class Level(StrictModel):
 
     ``size_bytes`` is per instance; None means unbounded (DRAM only).
     ``access_bits`` is the block one access moves (defaults to ``word_bits``).
+    ``bandwidth_bytes_per_cycle`` is per port; ``static_power_mw`` is the
+    leakage of one instance.
     """
 
     name: Name
@@ -361,5 +363,5 @@ class Hierarchy(StrictModel):
         raise KeyError(f"no level {name!r} in {self.name}; levels: {[lv.name for lv in self.levels]}")
 
     def total_bandwidth_bytes_per_cycle(self, level: Level) -> float:
-        """Bandwidth of all instances of ``level`` together."""
-        return level.bandwidth_bytes_per_cycle * level.instances
+        """Bandwidth of all ports of all instances of ``level`` together."""
+        return level.bandwidth_bytes_per_cycle * level.ports * level.instances

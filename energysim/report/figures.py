@@ -126,7 +126,7 @@ def roofline_figure(result: Result) -> Figure:
     ax.plot(x, np.full_like(x, peak), color="black", label=f"compute peak {peak / 1e12:.3g} TFLOP/s")
     palette = sns.color_palette("deep", n_colors=len(machine.levels))
     for colour, level in zip(palette, machine.levels, strict=True):
-        bandwidth = machine.total_bandwidth_bytes_per_cycle(level) * level.ports * machine.clock_hz
+        bandwidth = machine.total_bandwidth_bytes_per_cycle(level) * machine.clock_hz
         ax.plot(
             x,
             np.minimum(peak, x * bandwidth),
