@@ -73,6 +73,12 @@ def test_a_bool_is_not_a_count(write_yaml: WriteYaml) -> None:
     _hierarchy_error(write_yaml, data, r"levels\[2\]\.instances: .*integer")
 
 
+def test_a_bool_is_not_a_clock(write_yaml: WriteYaml) -> None:
+    data = _eyeriss()
+    data["clock_ghz"] = True
+    _hierarchy_error(write_yaml, data, r"clock_ghz: expected a number, got True")
+
+
 def test_non_positive_size_is_rejected(write_yaml: WriteYaml) -> None:
     data = _eyeriss()
     data["levels"][1]["size_bytes"] = 0

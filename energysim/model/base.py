@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from energysim.errors import EnergySimError
 
@@ -24,10 +33,19 @@ TENSORS: tuple[Tensor, ...] = ("weights", "inputs", "outputs")
 PositiveInt = Annotated[int, Strict(), Field(gt=0)]
 #: A count that may be zero (latency, padding).
 NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+
+
+def _not_a_bool(value: Any) -> Any:
+    """``true`` is not a number, even though Python says ``True == 1``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
 #: A physical quantity above zero (bandwidth, clock); integers are accepted.
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveFloat = Annotated[float, BeforeValidator(_not_a_bool), Field(gt=0, allow_inf_nan=False)]
 #: An energy or power: zero is allowed (an ideal wire), negative is not.
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, allow_inf_nan=False)]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
