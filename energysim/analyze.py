@@ -10,189 +10,17 @@ Time and static energy come with the simulation engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from collections.abc import Mapping as MappingOf
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts, count_accesses
-from energysim.analysis.energy import NO_TENSOR, access_row, accesses_for, price
-from energysim.analysis.tiles import Nest
-from energysim.errors import EnergySimError
-from energysim.mapping.check import check_mapping, tile_elements
-from energysim.mapping.dataflows import build_mapping, get_dataflow
-from energysim.mapping.files import load_mapping
-from energysim.model.base import TENSORS
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
-from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.mapping import Mapping
-from energysim.model.workload import Network
-from energysim.result import ACCESS_COLUMNS, Result
-
-WorkloadLike = str | Path | Network | LayerBase
-MappingLike = Mapping | str | Path | MappingOf[str, Mapping]
-
-
-def as_network(workload: WorkloadLike) -> Network:
-    """A network from a shipped name, a path, a Network, or a single layer."""
-    if isinstance(workload, LayerBase):
-        return Network.model_validate(
-            {"version": 1, "name": workload.name, "layers": [workload.model_dump()]}
-        )
-    return load_workload(workload)
-
-
-def _mappings_by_layer(
-    mapping: MappingLike | None, network: Network, hierarchy: Hierarchy
-) -> tuple[dict[str, Mapping], str]:
-    """The given mappings by layer name, and where they came from (for messages)."""
-    if mapping is None:
-        return {}, "mapping"
-    mac_layers = [layer.name for layer in network.layers if layer.loop_bounds is not None]
-    if isinstance(mapping, str | Path):
-        layer_name, loaded = load_mapping(mapping, hierarchy)
-        if layer_name is None and len(mac_layers) != 1:
-            raise EnergySimError(
-                f"{mapping}: the mapping names no layer, and {network.name} has {len(mac_layers)} "
-                "layers with MACs; add 'layer: NAME' to the file"
-            )
-        return {layer_name or mac_layers[0]: loaded}, str(mapping)
-    if isinstance(mapping, Mapping):
-        if len(mac_layers) != 1:
-            raise EnergySimError(
-                f"one mapping given for {network.name}, which has {len(mac_layers)} layers with MACs; "
-                "give a dict of layer name to mapping"
-            )
-        return {mac_layers[0]: mapping}, "mapping"
-    return dict(mapping), "mapping"
-
-
-def _check_mapped_layers(given: dict[str, Mapping], network: Network, source: str) -> None:
-    """Every layer a mapping names must exist and have MACs to map."""
-    for name in given:
-        if name not in network.layer_names:
-            raise EnergySimError(
-                f"{source}: maps layer {name!r}, which is not in {network.name} "
-                f"(its layers: {', '.join(network.layer_names)})"
-            )
-        if network[name].loop_bounds is None:
-            raise EnergySimError(f"{source}: maps layer {name!r}, which has no MACs to map")
-
-
-def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
-    """Compulsory traffic of a layer without MACs, through the outermost level."""
-    outer = hierarchy.outermost
-    rows = []
-    for tensor in TENSORS:
-        elements = layer.elements(tensor)
-        if not elements:
-            continue
-        action = "update" if tensor == "outputs" else "read"
-        accesses = accesses_for(outer, layer.bits(tensor), elements)
-        energy = accesses * (outer.write_energy_pj if action == "update" else outer.read_energy_pj)
-        rows.append(access_row(layer.name, outer.name, tensor, action, elements, accesses, energy))
-    if layer.flops:
-        energy = layer.flops * hierarchy.compute.energy_per_mac_pj
-        rows.append(
-            access_row(layer.name, hierarchy.compute.name, NO_TENSOR, "op", layer.flops, layer.flops, energy)
-        )
-    return rows
-
-
-#: What a facade does with one mapped layer: its counts, and extra summary columns.
-LayerCounter = Callable[[LayerBase, Mapping, Hierarchy], tuple[AccessCounts, dict[str, Any]]]
-#: What a facade does with one layer without MACs: extra summary columns.
-StreamedLayer = Callable[[LayerBase, Hierarchy], dict[str, Any]]
-
-
-def resolve_inputs(
-    workload: WorkloadLike,
-    hierarchy: str | Path | Hierarchy,
-    dataflow: str | None,
-    mapping: MappingLike | None,
-    layers: Sequence[str] | None,
-) -> tuple[Network, Hierarchy, list[tuple[LayerBase, Mapping | None]], str | None]:
-    """Load the inputs and choose (and check) a mapping for every selected layer with MACs.
-
-    The last item is the dataflow if it built at least one of those mappings, else None.
-    """
-    network = as_network(workload)
-    machine = load_hierarchy(hierarchy)
-    given, source = _mappings_by_layer(mapping, network, machine)
-    _check_mapped_layers(given, network, source)
-    if dataflow is not None:
-        get_dataflow(dataflow)
-    if isinstance(layers, str):
-        layers = [layers]
-    unknown = [name for name in layers or () if name not in network.layer_names]
-    if unknown:
-        names = ", ".join(network.layer_names)
-        raise EnergySimError(
-            f"no layer {', '.join(map(repr, unknown))} in {network.name}; its layers: {names}"
-        )
-    selected = list(network.layers) if layers is None else [network[name] for name in layers]
-    chosen: list[tuple[LayerBase, Mapping | None]] = []
-    built = False
-    for layer in selected:
-        if layer.loop_bounds is None:
-            chosen.append((layer, None))
-        elif layer.name in given:
-            check_mapping(given[layer.name], layer, machine, source=source)
-            chosen.append((layer, given[layer.name]))
-        elif dataflow is None:
-            raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
-        else:
-            chosen.append((layer, build_mapping(layer, machine, dataflow)))
-            built = True
-    return network, machine, chosen, dataflow if built else None
-
-
-def evaluate(
-    network: Network,
-    machine: Hierarchy,
-    chosen: list[tuple[LayerBase, Mapping | None]],
-    count_layer: LayerCounter,
-    stream_layer: StreamedLayer,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Mapping]]:
-    """Counts, priced rows and a summary row for every layer: ``(accesses, layers, mappings)``."""
-    rows: list[dict[str, Any]] = []
-    layer_rows: list[dict[str, Any]] = []
-    used: dict[str, Mapping] = {}
-    for layer, layer_mapping in chosen:
-        bounds = layer.loop_bounds
-        if bounds is None or layer_mapping is None:
-            rows += _streamed_rows(layer, machine)
-            layer_rows.append(
-                {**_layer_row(layer, 0, layer.elements("outputs"), 0), **stream_layer(layer, machine)}
-            )
-            continue
-        used[layer.name] = layer_mapping
-        nest = Nest(layer_mapping, bounds)
-        counts, extra = count_layer(layer, layer_mapping, machine)
-        rows += price(counts, layer, machine)
-        output_elements = tile_elements(nest, bounds, 0, "outputs")
-        layer_rows.append({**_layer_row(layer, counts.padded_macs, output_elements, bounds.macs), **extra})
-    accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
-    summary = pd.DataFrame(layer_rows)
-    outer = machine.outermost.name
-    writes = accesses[
-        (accesses["level"] == outer) & (accesses["tensor"] == "outputs") & (accesses["action"] == "update")
-    ]
-    summary["dram_output_writes"] = (
-        summary["layer"].map(writes.groupby("layer")["count"].sum()).fillna(0).astype("int64")
-    )
-    summary["psum_spills"] = (summary["dram_output_writes"] - summary["output_elements"]).clip(lower=0)
-    return accesses, summary, used
-
-
-def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame) -> None:
-    """The ``energy_pj`` column of the layer summary, from the access rows."""
-    energy = accesses.groupby("layer", sort=False)["energy_pj"].sum()
-    summary["energy_pj"] = summary["layer"].map(energy).fillna(0.0)
+from energysim.prepare import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
+from energysim.result import Result
 
 
 def _count(
@@ -242,15 +70,3 @@ def analyze(
         layers=summary,
         energysim_version=__version__,
     )
-
-
-def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:
-    """Summary of one layer; utilisation is the share of issued MACs that are real work."""
-    return {
-        "layer": layer.name,
-        "type": getattr(layer, "type", ""),
-        "macs": layer.macs,
-        "padded_macs": padded_macs,
-        "utilisation": nest_macs / padded_macs if padded_macs else float("nan"),
-        "output_elements": output_elements,
-    }

@@ -22,11 +22,11 @@ import pandas as pd
 from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
-from energysim.analyze import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
 from energysim.engine import LayerTiming, simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
+from energysim.prepare import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
 
 #: Called after each layer with (layers done, layers in all, layer name).
