@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts, count_accesses
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
-from energysim.prepare import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
+from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import Result
 
 
@@ -60,13 +59,4 @@ def analyze(
     """
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     accesses, summary, used = evaluate(network, machine, chosen, _count, _no_columns)
-    add_layer_energy(accesses, summary)
-    return Result(
-        workload=network,
-        hierarchy=machine,
-        dataflow=used_dataflow,
-        mapping=used,
-        accesses=accesses,
-        layers=summary,
-        energysim_version=__version__,
-    )
+    return result_of(network, machine, used_dataflow, used, accesses, summary)

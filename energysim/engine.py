@@ -106,11 +106,10 @@ class LayerEngine:
             macs=plan.macs, padded_macs=plan.nest.padded_macs, time_steps=plan.nest.time_steps
         )
         self.steps: list[Step] = list(steps(plan))
+        self._flow_bytes: dict[Flow, float] = {}
         self.array = plan.array_level
         self.fetched = [
-            level
-            for level in range(1, min(self.array + 1, len(self.levels)))
-            if plan.nest and _keeps_anything(plan, level)
+            level for level in range(1, min(self.array + 1, len(self.levels))) if _receives_fills(plan, level)
         ]
         self.slots = {
             level: simpy.Container(self.env, capacity=self._slots(level), init=self._slots(level))
@@ -158,8 +157,12 @@ class LayerEngine:
         ]
 
     def _bytes(self, flow: Flow) -> float:
-        per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
-        return per_instance * self.layer.bits(flow.tensor) / 8
+        """Bytes one instance of the flow's upper level moves (memoised: flows repeat every step)."""
+        moved = self._flow_bytes.get(flow)
+        if moved is None:
+            per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
+            moved = self._flow_bytes[flow] = per_instance * self.layer.bits(flow.tensor) / 8
+        return moved
 
     # -- transfers ----------------------------------------------------------------------------------
 
@@ -334,7 +337,8 @@ class LayerEngine:
         )
 
 
-def _keeps_anything(plan: AccessPlan, level: int) -> bool:
+def _receives_fills(plan: AccessPlan, level: int) -> bool:
+    """True if any tile of ``level`` is ever filled (a level that keeps nothing has no fetcher)."""
     return any(flow.lower == level for bucket in (plan.start, *plan.steps.values()) for flow in bucket.flows)
 
 

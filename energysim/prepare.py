@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts
 from energysim.analysis.energy import NO_TENSOR, access_row, accesses_for, price
 from energysim.analysis.tiles import Nest
@@ -29,7 +30,7 @@ from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
-from energysim.result import ACCESS_COLUMNS
+from energysim.result import ACCESS_COLUMNS, Result
 
 WorkloadLike = str | Path | Network | LayerBase
 MappingLike = Mapping | str | Path | MappingOf[str, Mapping]
@@ -185,6 +186,27 @@ def evaluate(
     )
     summary["psum_spills"] = (summary["dram_output_writes"] - summary["output_elements"]).clip(lower=0)
     return accesses, summary, used
+
+
+def result_of(
+    network: Network,
+    machine: Hierarchy,
+    dataflow: str | None,
+    used: dict[str, Mapping],
+    accesses: pd.DataFrame,
+    summary: pd.DataFrame,
+) -> Result:
+    """The result of the counted layers (a simulation adds its time with ``dataclasses.replace``)."""
+    add_layer_energy(accesses, summary)
+    return Result(
+        workload=network,
+        hierarchy=machine,
+        dataflow=dataflow,
+        mapping=used,
+        accesses=accesses,
+        layers=summary,
+        energysim_version=__version__,
+    )
 
 
 def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame) -> None:

@@ -11,6 +11,7 @@ Static energy is each level's and the array's leakage power times the time.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,14 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energysim._version import __version__
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
 from energysim.engine import LayerTiming, simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
-from energysim.prepare import MappingLike, WorkloadLike, add_layer_energy, evaluate, resolve_inputs
+from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
 
 #: Called after each layer with (layers done, layers in all, layer name).
@@ -170,15 +170,8 @@ def simulate(
     static = _static_rows(summary, machine)
     if static:
         accesses = pd.concat([accesses, pd.DataFrame(static, columns=ACCESS_COLUMNS)], ignore_index=True)
-    add_layer_energy(accesses, summary)
-    return Result(
-        workload=network,
-        hierarchy=machine,
-        dataflow=used_dataflow,
-        mapping=used,
-        accesses=accesses,
-        layers=summary,
-        energysim_version=__version__,
+    return dataclasses.replace(
+        result_of(network, machine, used_dataflow, used, accesses, summary),
         cycles=float(summary["cycles"].sum()),
         timing=_timing_frame(recorder, machine, used),
         pes=_pe_frame(summary, machine),
