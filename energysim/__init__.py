@@ -8,7 +8,6 @@ name or path, and ask where the energy and the time go::
     point = es.roofline(network["fc_batch512"], hierarchy)
 """
 
-from energysim import report
 from energysim._version import __version__
 from energysim.analysis.roofline import RooflinePoint, roofline, roofline_table
 from energysim.analyze import analyze
@@ -39,7 +38,6 @@ __all__ = [
     "load_hierarchy",
     "load_mapping",
     "load_workload",
-    "report",
     "roofline",
     "roofline_table",
     "simulate",

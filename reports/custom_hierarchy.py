@@ -12,7 +12,7 @@ from _common import REPORTS, markdown_table
 import energysim as es
 from energysim.report.figures import energy_heatmap_figure, layer_energy_figure
 from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
-from energysim.report.tables import level_table
+from energysim.report.tables import explain, level_table
 
 HIERARCHY = REPORTS / "custom_hierarchy" / "my-accelerator.yaml"
 
@@ -25,13 +25,13 @@ def main() -> None:
         [
             csv_writer("levels.csv", table),
             text_writer("table.md", markdown_table(table)),
-            text_writer("summary.txt", es.report.explain(result)),
+            text_writer("summary.txt", explain(result)),
             figure_writer("energy_by_layer", lambda: layer_energy_figure(result)),
             figure_writer("energy_by_level_and_tensor", lambda: energy_heatmap_figure(result)),
         ],
     )
     print(markdown_table(table))
-    print(es.report.explain(result))
+    print(explain(result))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from _common import REPORTS, markdown_table
 import energysim as es
 from energysim.report.figures import dataflow_energy_figure, energy_heatmap_figure
 from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+from energysim.report.tables import explain
 
 DATAFLOWS = ["ws", "os", "is", "rs", "nlr"]
 
@@ -38,7 +39,7 @@ def main() -> None:
         [
             csv_writer("dataflows.csv", table),
             text_writer("table.md", markdown_table(table)),
-            text_writer("summary_rs.txt", es.report.explain(results["rs"])),
+            text_writer("summary_rs.txt", explain(results["rs"])),
             figure_writer("energy_per_mac_by_dataflow", lambda: dataflow_energy_figure(results)),
             figure_writer("energy_by_level_and_tensor_rs", lambda: energy_heatmap_figure(results["rs"])),
         ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -22,11 +23,16 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 
 def save_figure(figure: Figure, path_without_suffix: Path) -> list[Path]:
-    """Write ``figure`` as PNG and SVG; returns the two paths."""
-    paths = [path_without_suffix.with_suffix(".png"), path_without_suffix.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=150, bbox_inches="tight")
-    return paths
+    """Write ``figure`` as PNG and SVG; returns the two paths.
+
+    No date and fixed SVG ids, so the same figure gives the same bytes (committed
+    study outputs then change only when their numbers do).
+    """
+    png, svg = path_without_suffix.with_suffix(".png"), path_without_suffix.with_suffix(".svg")
+    with matplotlib.rc_context({"svg.hashsalt": "energysim"}):
+        figure.savefig(png, dpi=150, bbox_inches="tight")
+        figure.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    return [png, svg]
 
 
 def _levels_bottom_up(result: Result, present: set[str]) -> list[str]:
