@@ -13,10 +13,11 @@ from pydantic import Field, model_validator
 
 from energysim.model.base import StrictModel
 from energysim.model.layers import Layer, PrecisionBits, inherit_precision
+from energysim.model.limits import MAX_LAYERS
 
 
 class Network(StrictModel):
-    """An ordered list of layers run one after another."""
+    """An ordered list of layers run one after another (at most 10,000: MAX_LAYERS)."""
 
     version: Literal[1]
     name: Annotated[str, Field(min_length=1)]
@@ -28,7 +29,11 @@ class Network(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _layers_inherit_precision(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("layers"), list):
+        if isinstance(data, dict) and isinstance(data.get("layers"), list | tuple):
+            if len(data["layers"]) > MAX_LAYERS:
+                raise ValueError(
+                    f"layers: {len(data['layers'])} layers, more than {MAX_LAYERS:,} (MAX_LAYERS)"
+                )
             precision = data.get("precision_bits", 16)
             data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
         return data
