@@ -225,7 +225,7 @@ class _BoundedComposer(Composer):
                 self._count(size[0], self._depth + size[1], event.start_mark)
             return self._compose(parent, index)
         collection = self.check_event(SequenceStartEvent, MappingStartEvent)
-        self._count(1, self._depth + 1, self.peek_event().start_mark)
+        self._count(1, self._depth + collection, self.peek_event().start_mark)
         self._depth += collection
         composed = self._compose(parent, index)
         self._depth -= collection
@@ -245,7 +245,7 @@ class _BoundedComposer(Composer):
             children = [child for pair in node.value for child in pair]
         else:
             children = list(node.value)
-        sizes = [self._sizes.get(id(child), (1, 1)) for child in children]
+        sizes = [self._sizes.get(id(child), (1, 0)) for child in children]  # a scalar: 1 node, no depth
         return 1 + sum(size for size, _ in sizes), 1 + max((height for _, height in sizes), default=0)
 
     def _count(self, nodes: int, depth: int, mark: Any) -> None:
