@@ -169,7 +169,7 @@ def test_mac_energy_must_cover_the_arrays_datatype(write_yaml: WriteYaml) -> Non
 def test_unsupported_version_is_rejected(write_yaml: WriteYaml) -> None:
     data = _eyeriss()
     data["version"] = 2
-    _hierarchy_error(write_yaml, data, r"version: Input should be 1")
+    _hierarchy_error(write_yaml, data, r"version: must be 1 \(the only file format so far\), got 2$")
 
 
 def test_several_problems_are_reported_at_once(write_yaml: WriteYaml) -> None:

@@ -578,3 +578,35 @@ def test_cli_file_name_too_long(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_cli_folder_as_hierarchy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = _cli_error(capsys, ["roofline", "lenet5", "--hierarchy", f"{tmp_path}/"])
     assert "is a folder, expected a .yaml file" in line
+
+
+# --- messages stay short, whatever the input -------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", 2**100])
+def test_the_version_is_exactly_the_integer_1(write_yaml: WriteYaml, version: Any) -> None:
+    path = write_yaml("arch.yaml", _eyeriss(version=version))
+    _hierarchy_error(path, r"invalid hierarchy: version: must be 1 \(the only file format so far\), got ")
+
+
+def test_a_long_bad_string_is_shortened_in_the_message(write_yaml: WriteYaml) -> None:
+    path = write_yaml("arch.yaml", _eyeriss(energy_table="x" * 100_000))
+    message = _hierarchy_error(path, r"energy_table: unknown energy table 'x{40}\.\.\.'; known tables: ")
+    assert len(message) < 300 + len(str(path))
+
+
+def test_many_unknown_keys_are_listed_briefly(write_yaml: WriteYaml) -> None:
+    data = _eyeriss(**{f"key{index:05}": 1 for index in range(5000)})
+    message = _hierarchy_error(
+        write_yaml("arch.yaml", data), r"unknown keys 'key00000', .* and 4,980 more; valid"
+    )
+    assert message.count("'key") == 20
+
+
+def test_many_problems_are_listed_briefly() -> None:
+    layers = [{"name": f"l{index}", "type": "fc", "C": 0, "M": 1} for index in range(500)]
+    with pytest.raises(es.EnergySimError, match=r"net\.yaml: invalid workload, 500 problems:") as info:
+        validate_file_data(Network, {"version": 1, "name": "n", "layers": layers}, "net.yaml", "workload")
+    lines = str(info.value).splitlines()
+    assert len(lines) == 1 + 20 + 1
+    assert lines[-1] == "  - and 480 more"

@@ -152,6 +152,19 @@ PowerMW = Annotated[float, real_range(0.0, MAX_POWER_MW)]
 OpsPerElement = Annotated[float, real_range(0.0, float(MAX_DIMENSION), above_minimum=True)]
 
 
+def _check_version(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int) or value != 1:
+        raise ValueError(f"must be 1 (the only file format so far), got {shown_value(value)}")
+    return value
+
+
+#: The ``version:`` of every file: exactly the integer 1.
+Version = Annotated[Literal[1], BeforeValidator(_check_version)]
+
+#: At most this many problems and unknown keys are listed in one message.
+MAX_LISTED = 20
+
+
 def bounded_product(values: Iterable[int], limit: int) -> int | None:
     """The product of positive ``values``, or None as soon as it exceeds ``limit``.
 
@@ -200,10 +213,10 @@ class StrictModel(BaseModel):
             unknown = sorted(str(key) for key in data if key not in valid)
             if unknown:
                 plural = "s" if len(unknown) > 1 else ""
-                raise ValueError(
-                    f"unknown key{plural} {', '.join(map(repr, unknown))}; "
-                    f"valid keys: {', '.join(sorted(valid))}"
-                )
+                listed = ", ".join(shown_value(key) for key in unknown[:MAX_LISTED])
+                if len(unknown) > MAX_LISTED:
+                    listed += f" and {len(unknown) - MAX_LISTED:,} more"
+                raise ValueError(f"unknown key{plural} {listed}; valid keys: {', '.join(sorted(valid))}")
         return data
 
 
@@ -234,7 +247,7 @@ def _describe(error: Any, skip: frozenset[str]) -> list[str]:
     elif error["type"] not in {"value_error", "union_tag_invalid", "union_tag_not_found"}:
         value = error.get("input")
         if not isinstance(value, dict | list):
-            message += f" (got {value!r})"
+            message += f" (got {shown_value(value)})"
     # A cross-field check reports several problems, one a line, each with its own path.
     return [f"{path}: {line}" if path else line for line in message.split("\n")]
 
@@ -272,5 +285,7 @@ def validate_file_data(
         problems = validation_problems(exc, skip)
         if len(problems) == 1:
             raise EnergySimError(f"{source}: invalid {what}: {problems[0]}") from exc
-        listing = "\n".join(f"  - {problem}" for problem in problems)
+        listing = "\n".join(f"  - {problem}" for problem in problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            listing += f"\n  - and {len(problems) - MAX_LISTED:,} more"
         raise EnergySimError(f"{source}: invalid {what}, {len(problems)} problems:\n{listing}") from exc

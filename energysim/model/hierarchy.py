@@ -41,9 +41,11 @@ from energysim.model.base import (
     SizeBytesInt,
     StrictModel,
     Tensor,
+    Version,
     bound_text,
+    shown_value,
 )
-from energysim.model.energy_tables import EnergyTableGap, get_energy_table
+from energysim.model.energy_tables import ENERGY_TABLES, EnergyTableGap, get_energy_table
 from energysim.model.limits import MAX_BITS, MAX_INSTANCES, MAX_LEVELS, MAX_SIZE_BYTES
 
 LevelKind = Literal["dram", "sram", "regfile"]
@@ -245,8 +247,10 @@ def _fill_from_energy_table(data: Any) -> Any:
         return data
     try:
         table = get_energy_table(data["energy_table"])
-    except KeyError as exc:
-        raise ValueError(f"energy_table: {exc.args[0]}") from None
+    except KeyError:
+        known = ", ".join(sorted(ENERGY_TABLES))
+        name = shown_value(data["energy_table"])
+        raise ValueError(f"energy_table: unknown energy table {name}; known tables: {known}") from None
     data = dict(data)
     if isinstance(data.get("levels"), list):
         data["levels"] = [_priced_level(level, table) for level in data["levels"]]
@@ -310,7 +314,7 @@ class Hierarchy(StrictModel):
     (MAX_LEVELS).
     """
 
-    version: Literal[1]
+    version: Version
     name: Name
     description: str = ""
     energy_table: str | None = None

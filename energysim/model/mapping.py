@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from energysim.model.base import TENSORS, Dimension, StrictModel, Tensor
+from energysim.model.base import TENSORS, Dimension, StrictModel, Tensor, Version
 from energysim.model.layers import DIMENSIONS
 from energysim.model.limits import MAX_LEVELS
 
@@ -146,7 +146,7 @@ class LevelMappingSpec(StrictModel):
 class MappingFile(StrictModel):
     """A mapping file: the levels, outermost first (at most 64: MAX_LEVELS); unnamed levels have no loops."""
 
-    version: Literal[1]
+    version: Version
     layer: str | None = None
     levels: tuple[LevelMappingSpec, ...] = Field(min_length=1)
 

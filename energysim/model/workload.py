@@ -7,11 +7,11 @@ found by name: ``network["conv1"]``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from energysim.model.base import StrictModel
+from energysim.model.base import StrictModel, Version
 from energysim.model.layers import Layer, PrecisionBits, inherit_precision
 from energysim.model.limits import MAX_LAYERS
 
@@ -19,7 +19,7 @@ from energysim.model.limits import MAX_LAYERS
 class Network(StrictModel):
     """An ordered list of layers run one after another (at most 10,000: MAX_LAYERS)."""
 
-    version: Literal[1]
+    version: Version
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
     source: str = ""
