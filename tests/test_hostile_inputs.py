@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import shipped_yaml
+from conftest import REPOSITORY_ROOT, shipped_yaml
 
 import energysim as es
 from energysim.cli import main
@@ -610,3 +610,17 @@ def test_many_problems_are_listed_briefly() -> None:
     lines = str(info.value).splitlines()
     assert len(lines) == 1 + 20 + 1
     assert lines[-1] == "  - and 480 more"
+
+
+@pytest.mark.parametrize("loader", [files._PythonLoader, files._Loader])
+def test_both_parsers_compose_alike_and_keep_the_bounds(loader: Any) -> None:
+    def parse(text: str) -> Any:
+        return loader(text).get_single_data()
+
+    text = (REPOSITORY_ROOT / "hierarchies" / "eyeriss.yaml").read_text()
+    assert parse(text) == yaml.safe_load(text)
+    assert parse("a: &a {x: 1}\nb: {<<: *a, y: 2}\n") == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
+    with pytest.raises(files.YamlBoundError, match="MAX_YAML_DEPTH"):
+        parse("[" * 5000 + "]" * 5000)
+    with pytest.raises(files.YamlBoundError, match="MAX_YAML_NODES"):
+        parse(_billion_laughs())

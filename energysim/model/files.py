@@ -37,9 +37,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from yaml.composer import Composer
+from yaml.composer import Composer, ComposerError
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -188,22 +195,25 @@ class YamlBoundError(yaml.MarkedYAMLError):
 
 
 class _BoundedComposer(Composer):
-    """PyYAML's composer, counting nodes (aliases expanded) and depth as it goes.
+    """A composer that builds the node tree with a loop, counting nodes and depth as it goes.
 
-    Each node's expanded size and height are memoised, so an alias costs one
-    lookup however large the node it names: the bounds are checked in time
-    linear in the file, before construction or validation sees the document.
+    PyYAML's own composer recurses once per level (a RecursionError at a few
+    hundred); this one keeps the open collections on a list, so depth costs
+    nothing but the bound check. Each collection's expanded size and height
+    are memoised, so an alias costs one lookup however large the node it
+    names: the bounds are checked in time linear in the file, before
+    construction or validation sees the document.
     """
 
-    check_event: Any  # from the parser it is mixed with
-    peek_event: Any
+    get_event: Any  # from the parser and the resolver it is mixed with
+    resolve: Any
 
     def __init__(self) -> None:
         super().__init__()
-        self._depth = 0
         self._nodes = 0
-        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, height)
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(collection) -> (expanded nodes, height)
         self._explicit: dict[int, list[tuple[Node, Node]]] = {}  # id(mapping) -> pairs as written
+        self._tags: dict[tuple[str, Any], str] = {}  # (scalar, implicit) -> resolved tag
 
     def explicit_pairs(self, node: MappingNode) -> list[tuple[Node, Node]]:
         """The key-value pairs of ``node`` as written (merging rewrites ``node.value``)."""
@@ -211,33 +221,83 @@ class _BoundedComposer(Composer):
         return list(node.value or []) if pairs is None else pairs
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            node = self.anchors.get(event.anchor)
-            if node is not None:
-                size = self._sizes.get(id(node))
-                if size is None:
-                    raise YamlBoundError(
-                        problem=f"alias *{event.anchor} is used inside the node it names "
-                        "(a recursive structure)",
-                        problem_mark=event.start_mark,
-                    )
-                self._count(size[0], self._depth + size[1], event.start_mark)
-            return self._compose(parent, index)
-        collection = self.check_event(SequenceStartEvent, MappingStartEvent)
-        self._count(1, self._depth + collection, self.peek_event().start_mark)
-        self._depth += collection
-        composed = self._compose(parent, index)
-        self._depth -= collection
-        if collection:
-            self._sizes[id(composed)] = self._measure(composed)
-        if isinstance(composed, MappingNode):
-            self._explicit[id(composed)] = list(composed.value)
-        return composed
+        """The whole node that starts at the next event, children included."""
+        open_nodes: list[tuple[Node, list[Node]]] = []  # collection, pending mapping key
+        while True:
+            event = self.get_event()
+            if isinstance(event, (SequenceEndEvent, MappingEndEvent)):
+                node, _ = open_nodes.pop()
+                node.end_mark = event.end_mark
+                self._sizes[id(node)] = self._measure(node)
+                if isinstance(node, MappingNode):
+                    self._explicit[id(node)] = list(node.value)
+            else:
+                node = self._start_node(event, len(open_nodes))
+                if open_nodes:
+                    self._attach(node, *open_nodes[-1])
+                if isinstance(event, (SequenceStartEvent, MappingStartEvent)):
+                    open_nodes.append((node, []))
+                    continue
+            if not open_nodes:
+                return node
 
-    def _compose(self, parent: Node | None, index: Any) -> Node:
-        node = super().compose_node(parent, index)
-        assert node is not None  # PyYAML returns None only at the end of the stream
+    @staticmethod
+    def _attach(child: Node, parent: Node, pending_key: list[Node]) -> None:
+        if isinstance(parent, SequenceNode):
+            parent.value.append(child)
+        elif pending_key:
+            parent.value.append((pending_key.pop(), child))
+        else:
+            pending_key.append(child)
+
+    def _start_node(self, event: Any, depth: int) -> Node:
+        if isinstance(event, AliasEvent):
+            return self._alias(event, depth)
+        if event.anchor is not None and event.anchor in self.anchors:
+            raise ComposerError(
+                f"found duplicate anchor {event.anchor!r}; first occurrence",
+                self.anchors[event.anchor].start_mark,
+                "second occurrence",
+                event.start_mark,
+            )
+        node: Node
+        start: Any = event.start_mark  # libyaml's marks are duck-typed yaml.Mark
+        if isinstance(event, ScalarEvent):
+            self._count(1, depth, start)
+            end: Any = event.end_mark
+            node = ScalarNode(self._scalar_tag(event), event.value, start, end, event.style)
+        else:
+            self._count(1, depth + 1, event.start_mark)
+            kind = SequenceNode if isinstance(event, SequenceStartEvent) else MappingNode
+            tag = event.tag if event.tag not in (None, "!") else self.resolve(kind, None, event.implicit)
+            node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = node
+        return node
+
+    def _scalar_tag(self, event: Any) -> str:
+        if event.tag not in (None, "!"):
+            return str(event.tag)
+        key = (event.value, event.implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = self.resolve(ScalarNode, event.value, event.implicit)
+        return tag
+
+    def _alias(self, event: Any, depth: int) -> Node:
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+        if isinstance(node, ScalarNode):
+            self._count(1, depth, event.start_mark)
+            return node
+        size = self._sizes.get(id(node))
+        if size is None:
+            raise YamlBoundError(
+                problem=f"alias *{event.anchor} is used inside the node it names (a recursive structure)",
+                problem_mark=event.start_mark,
+            )
+        self._count(size[0], depth + size[1], event.start_mark)
         return node
 
     def _measure(self, node: Node) -> tuple[int, int]:
