@@ -482,6 +482,13 @@ def test_any_string_is_resolved_without_an_os_error(name: str) -> None:
         es.load_hierarchy(name)
 
 
+def test_a_path_longer_than_any_is_shortened_in_the_message() -> None:
+    message = _hierarchy_error(
+        "x" * 100_000 + "/y.yaml", r"^x{200}\.\.\. \(100,007 characters\): file name too long$"
+    )
+    assert len(message) < 300
+
+
 def test_a_folder_where_a_file_is_expected(tmp_path: Path) -> None:
     folder = tmp_path / "arch.yaml"
     folder.mkdir()

@@ -65,9 +65,16 @@ _MAX_NUMBER_CHARS = 1000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+#: Longest path shown whole in a message (Linux's PATH_MAX); longer ones are shortened.
+_MAX_SHOWN_PATH = 4096
+
+
 def display_path(path: str | Path) -> str:
-    """``path`` for a one-line message: control characters (a NUL, a newline) escaped."""
+    """``path`` for a one-line message: control characters (a NUL, a newline) escaped,
+    and a path longer than any the system accepts shortened to its start and length."""
     text = str(path)
+    if len(text) > _MAX_SHOWN_PATH:
+        text = f"{text[:200]}... ({len(text):,} characters)"
     return text if text.isprintable() else repr(text)[1:-1]
 
 

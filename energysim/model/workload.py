@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from energysim.model.base import StrictModel, Version
-from energysim.model.layers import Layer, PrecisionBits, inherit_precision
+from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
 from energysim.model.limits import MAX_LAYERS
+
+_PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
+
+
+def _is_valid_precision(value: Any) -> bool:
+    try:
+        _PRECISION.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class Network(StrictModel):
@@ -35,7 +45,8 @@ class Network(StrictModel):
                     f"layers: {len(data['layers'])} layers, more than {MAX_LAYERS:,} (MAX_LAYERS)"
                 )
             precision = data.get("precision_bits", 16)
-            data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
+            if _is_valid_precision(precision):  # else its one error is enough, not one per layer
+                data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
         return data
 
     @model_validator(mode="after")
