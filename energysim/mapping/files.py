@@ -21,7 +21,7 @@ from pathlib import Path
 
 from energysim.errors import EnergySimError
 from energysim.model.base import validate_file_data
-from energysim.model.files import read_yaml
+from energysim.model.files import display_path, read_yaml
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.mapping import Mapping, MappingFile
 
@@ -29,22 +29,19 @@ from energysim.model.mapping import Mapping, MappingFile
 def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Mapping]:
     """The layer name a mapping file names (or None) and its mapping over ``hierarchy``'s levels."""
     path = Path(path)
-    if path.is_dir():
-        raise EnergySimError(f"{path}: is a folder, expected a mapping .yaml file")
-    if not path.is_file():
-        raise EnergySimError(f"{path}: no such file")
-    spec = validate_file_data(MappingFile, read_yaml(path), str(path), "mapping")
+    where = display_path(path)
+    spec = validate_file_data(MappingFile, read_yaml(path), where, "mapping")  # read_yaml checks the path
     names = [level.name for level in hierarchy.levels]
     unknown = [level.level for level in spec.levels if level.level not in names]
     if unknown:
         raise EnergySimError(
-            f"{path}: invalid mapping: levels: {', '.join(map(repr, unknown))} not in hierarchy "
+            f"{where}: invalid mapping: levels: {', '.join(map(repr, unknown))} not in hierarchy "
             f"{hierarchy.name} (its levels: {', '.join(names)})"
         )
     order = [names.index(level.level) for level in spec.levels]
     if order != sorted(order) or len(set(order)) != len(order):
         raise EnergySimError(
-            f"{path}: invalid mapping: levels: list each level once, outermost first ({names})"
+            f"{where}: invalid mapping: levels: list each level once, outermost first ({names})"
         )
     mapping = spec.level_mappings(names, {level.name: level.keeps for level in hierarchy.levels})
     return spec.layer, mapping

@@ -29,14 +29,24 @@ from energysim.model.base import (
     SCALAR_TAG,
     STRUCTURED_TAG,
     TENSORS,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
+    Bandwidth,
+    Bits,
+    ClockGHz,
+    Energy,
+    Instances,
+    LatencyCycles,
+    MacsPerCycle,
+    Ports,
+    PowerMW,
+    SizeBytesInt,
     StrictModel,
     Tensor,
+    Version,
+    bound_text,
+    shown_value,
 )
-from energysim.model.energy_tables import EnergyTableGap, get_energy_table
+from energysim.model.energy_tables import ENERGY_TABLES, EnergyTableGap, get_energy_table
+from energysim.model.limits import MAX_BITS, MAX_INSTANCES, MAX_LEVELS, MAX_SIZE_BYTES
 
 LevelKind = Literal["dram", "sram", "regfile"]
 Datatype = Literal["int8", "int16", "int32", "fp16", "bf16", "fp32"]
@@ -46,9 +56,9 @@ Name = Annotated[str, Field(min_length=1)]
 class PerTensorBytes(StrictModel):
     """A capacity split into one partition per tensor (bytes per instance)."""
 
-    weights: PositiveInt | None = None
-    inputs: PositiveInt | None = None
-    outputs: PositiveInt | None = None
+    weights: SizeBytesInt | None = None
+    inputs: SizeBytesInt | None = None
+    outputs: SizeBytesInt | None = None
 
     def get(self, tensor: Tensor) -> int | None:
         """The partition of ``tensor``, or None if it has none."""
@@ -57,7 +67,7 @@ class PerTensorBytes(StrictModel):
 
 
 SizeBytes = Annotated[
-    Annotated[PositiveInt, Tag(SCALAR_TAG)] | Annotated[PerTensorBytes, Tag(STRUCTURED_TAG)],
+    Annotated[SizeBytesInt, Tag(SCALAR_TAG)] | Annotated[PerTensorBytes, Tag(STRUCTURED_TAG)],
     SCALAR_OR_STRUCTURED,
 ]
 
@@ -70,8 +80,8 @@ class Interconnect(StrictModel):
     """
 
     multicast: bool = True
-    transfer_energy_pj: NonNegativeFloat
-    bandwidth_bytes_per_cycle: PositiveFloat | None = None
+    transfer_energy_pj: Energy
+    bandwidth_bytes_per_cycle: Bandwidth | None = None
 
 
 class Level(StrictModel):
@@ -81,21 +91,27 @@ class Level(StrictModel):
     ``access_bits`` is the block one access moves (defaults to ``word_bits``).
     ``bandwidth_bytes_per_cycle`` is per port; ``static_power_mw`` is the
     leakage of one instance.
+
+    Ranges (:mod:`energysim.model.limits`): ``size_bytes`` (each partition)
+    1 to 2^60; ``instances`` 1 to 2^31; ``word_bits`` and ``access_bits`` 1 to
+    2^16; energies 0 to 1e12; ``bandwidth_bytes_per_cycle`` above 0, at most
+    2^60; ``latency_cycles`` 0 to 2^31; ``ports`` 1 to 2^16;
+    ``static_power_mw`` 0 to 1e12. Energies and bandwidths are finite.
     """
 
     name: Name
     kind: LevelKind
     size_bytes: SizeBytes | None = None
-    instances: PositiveInt = 1
-    keeps: tuple[Tensor, ...] = Field(default=TENSORS, min_length=1)
-    word_bits: PositiveInt = 16
-    access_bits: PositiveInt | None = None
-    read_energy_pj: NonNegativeFloat
-    write_energy_pj: NonNegativeFloat
-    bandwidth_bytes_per_cycle: PositiveFloat
-    latency_cycles: NonNegativeInt = 0
-    ports: PositiveInt = 1
-    static_power_mw: NonNegativeFloat = 0.0
+    instances: Instances = 1
+    keeps: tuple[Tensor, ...] = Field(default=TENSORS, min_length=1, max_length=len(TENSORS))
+    word_bits: Bits = 16
+    access_bits: Bits | None = None
+    read_energy_pj: Energy
+    write_energy_pj: Energy
+    bandwidth_bytes_per_cycle: Bandwidth
+    latency_cycles: LatencyCycles = 0
+    ports: Ports = 1
+    static_power_mw: PowerMW = 0.0
     double_buffered: bool = False
     network: Interconnect | None = None
 
@@ -154,33 +170,45 @@ class Level(StrictModel):
 
 
 class PEArray(StrictModel):
-    """The shape of the PE array."""
+    """The shape of the PE array: rows and cols 1 to 2^31, rows x cols at most 2^31 PEs."""
 
-    rows: PositiveInt
-    cols: PositiveInt
+    rows: Instances
+    cols: Instances
+
+    @model_validator(mode="after")
+    def _check_pes(self) -> PEArray:
+        if self.rows * self.cols > MAX_INSTANCES:
+            raise ValueError(
+                f"{self.rows} x {self.cols} = {self.rows * self.cols} PEs, more than "
+                f"{bound_text(MAX_INSTANCES)} (MAX_INSTANCES)"
+            )
+        return self
 
 
 class Compute(StrictModel):
     """The PE array: its shape, throughput and energy per MAC by datatype.
 
     ``mac_energy_pj`` may be one number (for ``datatype``) or a mapping from
-    datatype to energy; ``datatype`` is what the array computes in.
+    datatype to energy; ``datatype`` is what the array computes in. Ranges:
+    ``macs_per_cycle_per_pe`` 1 to 2^16, energies 0 to 1e12, ``static_power_mw``
+    (the whole array) 0 to 1e12.
     """
 
     name: Name = "PE"
     array: PEArray
-    macs_per_cycle_per_pe: PositiveInt = 1
+    macs_per_cycle_per_pe: MacsPerCycle = 1
     datatype: Datatype = "int16"
-    mac_energy_pj: dict[Datatype, NonNegativeFloat]
+    mac_energy_pj: dict[Datatype, Energy]
     systolic: bool = False
-    static_power_mw: NonNegativeFloat = 0.0
+    static_power_mw: PowerMW = 0.0
 
     @model_validator(mode="before")
     @classmethod
     def _one_energy_is_for_the_datatype(cls, data: Any) -> Any:
         energy = data.get("mac_energy_pj") if isinstance(data, dict) else None
-        if isinstance(energy, int | float) and not isinstance(energy, bool):
-            data = {**data, "mac_energy_pj": {data.get("datatype", "int16"): data["mac_energy_pj"]}}
+        datatype = data.get("datatype", "int16") if isinstance(data, dict) else None
+        if isinstance(energy, int | float) and not isinstance(energy, bool) and isinstance(datatype, str):
+            data = {**data, "mac_energy_pj": {datatype: energy}}
         return data
 
     @model_validator(mode="after")
@@ -219,8 +247,10 @@ def _fill_from_energy_table(data: Any) -> Any:
         return data
     try:
         table = get_energy_table(data["energy_table"])
-    except KeyError as exc:
-        raise ValueError(f"energy_table: {exc.args[0]}") from None
+    except KeyError:
+        known = ", ".join(sorted(ENERGY_TABLES))
+        name = shown_value(data["energy_table"])
+        raise ValueError(f"energy_table: unknown energy table {name}; known tables: {known}") from None
     data = dict(data)
     if isinstance(data.get("levels"), list):
         data["levels"] = [_priced_level(level, table) for level in data["levels"]]
@@ -232,16 +262,36 @@ def _fill_from_energy_table(data: Any) -> Any:
     return data
 
 
+def _in_range(value: Any, maximum: int) -> bool:
+    """True for an integer that validation will accept (1 to ``maximum``)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= maximum
+
+
 def _priced_level(level: Any, table: Any) -> Any:
+    """``level`` with the energies the table gives; values out of range are not priced.
+
+    Pricing runs before validation, so it only uses sizes and widths that
+    validation will accept: a 400-digit ``access_bits`` never reaches the
+    table's float arithmetic. Such a level gets placeholder energies (0) so
+    that validation, which must fail on the bad value, reports only that value
+    and its range, not "missing" energies too.
+    """
     if not isinstance(level, dict):
         return level
     level = dict(level)
     size = level.get("size_bytes")
     if isinstance(size, dict):
-        partitions = [value for value in size.values() if isinstance(value, int)]
+        partitions = [value for value in size.values() if _in_range(value, MAX_SIZE_BYTES)]
         size = max(partitions) if partitions else None
     word_bits = level.get("word_bits", 16)
     access_bits = level.get("access_bits") or word_bits
+    size_ok = size is None or _in_range(size, MAX_SIZE_BYTES)
+    if not (size_ok and _in_range(word_bits, MAX_BITS) and _in_range(access_bits, MAX_BITS)):
+        level.setdefault("read_energy_pj", 0.0)
+        level.setdefault("write_energy_pj", 0.0)
+        if isinstance(level.get("network"), dict):
+            level["network"] = {"transfer_energy_pj": 0.0, **level["network"]}
+        return level
     try:
         energy = table.level_energy_pj(level.get("kind"), size, access_bits)
         level.setdefault("read_energy_pj", energy)
@@ -260,19 +310,24 @@ class Hierarchy(StrictModel):
 
     Build one from a file with :func:`energysim.load_hierarchy`, or from a
     dict with ``Hierarchy.model_validate(...)``; both check the same rules.
+    ``clock_ghz`` is 0.001 (1 MHz) to 1000 (1 THz); at most 64 levels
+    (MAX_LEVELS).
     """
 
-    version: Literal[1]
+    version: Version
     name: Name
     description: str = ""
     energy_table: str | None = None
-    clock_ghz: PositiveFloat
+    clock_ghz: ClockGHz
     levels: tuple[Level, ...] = Field(min_length=1)
     compute: Compute
 
     @model_validator(mode="before")
     @classmethod
     def _apply_energy_table(cls, data: Any) -> Any:
+        levels = data.get("levels") if isinstance(data, dict) else None
+        if isinstance(levels, list | tuple) and len(levels) > MAX_LEVELS:
+            raise ValueError(f"levels: {len(levels)} levels, more than {MAX_LEVELS} (MAX_LEVELS)")
         return _fill_from_energy_table(data)
 
     @model_validator(mode="after")

@@ -29,32 +29,35 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, Tag, model_validator
+from pydantic import Field, Tag, field_validator, model_validator
 
 from energysim.model.base import (
     SCALAR_OR_STRUCTURED,
     SCALAR_TAG,
     STRUCTURED_TAG,
     TENSORS,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
+    Bits,
+    Dimension,
+    OpsPerElement,
+    Padding,
     StrictModel,
     Tensor,
+    bound_text,
+    bounded_product,
 )
+from energysim.model.limits import MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 
 Name = Annotated[str, Field(min_length=1)]
 #: One value for rows and columns alike, or ``[rows, columns]``.
-PositivePair = Annotated[
-    Annotated[PositiveInt, Tag(SCALAR_TAG)] | Annotated[tuple[PositiveInt, PositiveInt], Tag(STRUCTURED_TAG)],
+DimensionPair = Annotated[
+    Annotated[Dimension, Tag(SCALAR_TAG)] | Annotated[tuple[Dimension, Dimension], Tag(STRUCTURED_TAG)],
     SCALAR_OR_STRUCTURED,
 ]
-NonNegativePair = Annotated[
-    Annotated[NonNegativeInt, Tag(SCALAR_TAG)]
-    | Annotated[tuple[NonNegativeInt, NonNegativeInt], Tag(STRUCTURED_TAG)],
+PaddingPair = Annotated[
+    Annotated[Padding, Tag(SCALAR_TAG)] | Annotated[tuple[Padding, Padding], Tag(STRUCTURED_TAG)],
     SCALAR_OR_STRUCTURED,
 ]
-Shape = Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
+Shape = Annotated[tuple[Dimension, ...], Field(min_length=1)]
 
 #: The loop dimensions of the canonical nest, outermost first.
 DIMENSIONS: tuple[str, ...] = ("G", "N", "M", "C", "P", "Q", "R", "S")
@@ -82,25 +85,56 @@ class LoopBounds:
 
 
 class Precision(StrictModel):
-    """Bits per element of each tensor."""
+    """Bits per element of each tensor, 1 to 2^16."""
 
-    weights: PositiveInt = 16
-    inputs: PositiveInt = 16
-    outputs: PositiveInt = 16
+    weights: Bits = 16
+    inputs: Bits = 16
+    outputs: Bits = 16
 
 
 #: Bits of every tensor, or per tensor.
 PrecisionBits = Annotated[
-    Annotated[PositiveInt, Tag(SCALAR_TAG)] | Annotated[Precision, Tag(STRUCTURED_TAG)],
+    Annotated[Bits, Tag(SCALAR_TAG)] | Annotated[Precision, Tag(STRUCTURED_TAG)],
     SCALAR_OR_STRUCTURED,
 ]
 
 
 class LayerBase(StrictModel):
-    """What every layer has: a name, a precision, and tensor sizes and op counts."""
+    """What every layer has: a name, a precision, and tensor sizes and op counts.
+
+    Every layer is bounded (:mod:`energysim.model.limits`): at most 2^53 MACs
+    (MAX_LAYER_MACS), 2^54 operations, and 2^53 elements in any tensor
+    (MAX_TENSOR_ELEMENTS). The counts are Python integers, exact at any size,
+    so the check itself never overflows.
+    """
 
     name: Name
     precision_bits: PrecisionBits = 16
+
+    @model_validator(mode="after")
+    def _check_within_limits(self) -> LayerBase:
+        if not self.has_output:
+            return self  # the layer's own check says why
+        problems = [
+            f"{tensor}: {self.elements(tensor)} elements, more than {bound_text(MAX_TENSOR_ELEMENTS)} "
+            "(MAX_TENSOR_ELEMENTS)"
+            for tensor in TENSORS
+            if self.elements(tensor) > MAX_TENSOR_ELEMENTS
+        ]
+        if self.macs > MAX_LAYER_MACS:
+            problems.append(f"{self.macs} MACs, more than {bound_text(MAX_LAYER_MACS)} (MAX_LAYER_MACS)")
+        elif self.flops > 2 * MAX_LAYER_MACS:
+            problems.append(
+                f"{self.flops} operations, more than {bound_text(2 * MAX_LAYER_MACS)} (2 x MAX_LAYER_MACS)"
+            )
+        if problems:
+            raise ValueError(f"layer too large: {'; '.join(problems)}")
+        return self
+
+    @property
+    def has_output(self) -> bool:
+        """False when the window does not fit the input (no output element)."""
+        return True
 
     def bits(self, tensor: Tensor) -> int:
         """Bits per element of ``tensor``."""
@@ -129,8 +163,8 @@ class LayerBase(StrictModel):
         raise NotImplementedError
 
     def tensor_bytes(self, tensor: Tensor) -> int:
-        """Bytes of ``tensor`` at its precision, rounded up to whole bytes."""
-        return math.ceil(self.elements(tensor) * self.bits(tensor) / 8)
+        """Bytes of ``tensor`` at its precision, rounded up to whole bytes (exact integers)."""
+        return -(-self.elements(tensor) * self.bits(tensor) // 8)
 
     @property
     def compulsory_bytes(self) -> int:
@@ -196,17 +230,27 @@ def _output_extent(size: int, pad: int, kernel: int, stride: int, dilation: int)
 
 
 class WindowedLayer(LayerBase):
-    """Fields shared by convolution and pooling: input size, window, stride, padding."""
+    """Fields shared by convolution and pooling: input size, window, stride, padding.
 
-    N: PositiveInt = 1
-    C: PositiveInt
-    H: PositiveInt
-    W: PositiveInt
-    R: PositiveInt
-    S: PositiveInt
-    stride: PositivePair = 1
-    padding: NonNegativePair = 0
-    dilation: PositivePair = 1
+    Every dimension, stride, dilation and padding is 0 (padding) or 1 to 2^31,
+    and the window must fit the padded input (at least one output row and
+    column).
+    """
+
+    N: Dimension = 1
+    C: Dimension
+    H: Dimension
+    W: Dimension
+    R: Dimension
+    S: Dimension
+    stride: DimensionPair = 1
+    padding: PaddingPair = 0
+    dilation: DimensionPair = 1
+
+    @property
+    def has_output(self) -> bool:
+        rows, cols = self.output_rows_cols
+        return rows >= 1 and cols >= 1
 
     @model_validator(mode="after")
     def _check_output_exists(self) -> WindowedLayer:
@@ -237,8 +281,8 @@ class ConvLayer(WindowedLayer, LoopNestLayer):
     """
 
     type: Literal["conv"]
-    M: PositiveInt
-    groups: PositiveInt = 1
+    M: Dimension
+    groups: Dimension = 1
 
     @model_validator(mode="after")
     def _check_groups(self) -> ConvLayer:
@@ -265,9 +309,9 @@ class FCLayer(LoopNestLayer):
     """A fully connected layer: ``N`` samples of ``C`` inputs to ``M`` outputs."""
 
     type: Literal["fc"]
-    N: PositiveInt = 1
-    C: PositiveInt
-    M: PositiveInt
+    N: Dimension = 1
+    C: Dimension
+    M: Dimension
 
     @property
     def bounds(self) -> LoopBounds:
@@ -282,10 +326,10 @@ class MatmulLayer(LoopNestLayer):
     """
 
     type: Literal["matmul"]
-    batch: PositiveInt = 1
-    m: PositiveInt
-    k: PositiveInt
-    n: PositiveInt
+    batch: Dimension = 1
+    m: Dimension
+    k: Dimension
+    n: Dimension
     b_operand: Literal["weights", "activations"] = "weights"
 
     @property
@@ -331,10 +375,24 @@ ELTWISE_OPS: dict[str, tuple[float, int]] = {
 
 
 class ShapedLayer(LayerBase):
-    """An operator over a tensor of a given ``shape`` (any rank)."""
+    """An operator over a tensor of a given ``shape`` (any rank).
+
+    Each extent is 1 to 2^31 and their product at most 2^53 elements;
+    ``ops_per_element`` is above 0 and at most 2^31.
+    """
 
     shape: Shape
-    ops_per_element: PositiveFloat | None = None
+    ops_per_element: OpsPerElement | None = None
+
+    @field_validator("shape")
+    @classmethod
+    def _check_elements(cls, shape: tuple[int, ...]) -> tuple[int, ...]:
+        # Before any product is taken whole: a long list of huge extents stops at the limit.
+        if bounded_product(shape, MAX_TENSOR_ELEMENTS) is None:
+            raise ValueError(
+                f"layer too large: more than {bound_text(MAX_TENSOR_ELEMENTS)} elements (MAX_TENSOR_ELEMENTS)"
+            )
+        return shape
 
     @property
     def size(self) -> int:
@@ -361,7 +419,7 @@ class EltwiseLayer(ShapedLayer):
 
     type: Literal["eltwise"]
     op: Literal["relu", "add", "mul", "scale", "gelu", "silu", "copy"]
-    operands: PositiveInt | None = None
+    operands: Dimension | None = None
 
     @property
     def default_ops_per_element(self) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from energysim.model.base import validate_file_data
-from energysim.model.files import read_yaml, resolve
+from energysim.model.files import display_path, read_yaml, resolve
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LAYER_TYPES
 from energysim.model.workload import Network
@@ -16,7 +16,7 @@ def load_hierarchy(name_or_path: str | Path | Hierarchy) -> Hierarchy:
     if isinstance(name_or_path, Hierarchy):
         return name_or_path
     path = resolve(name_or_path, "hierarchies")
-    return validate_file_data(Hierarchy, read_yaml(path), str(path), "hierarchy")
+    return validate_file_data(Hierarchy, read_yaml(path), display_path(path), "hierarchy")
 
 
 def load_workload(name_or_path: str | Path | Network) -> Network:
@@ -24,4 +24,4 @@ def load_workload(name_or_path: str | Path | Network) -> Network:
     if isinstance(name_or_path, Network):
         return name_or_path
     path = resolve(name_or_path, "workloads")
-    return validate_file_data(Network, read_yaml(path), str(path), "workload", skip=LAYER_TYPES)
+    return validate_file_data(Network, read_yaml(path), display_path(path), "workload", skip=LAYER_TYPES)

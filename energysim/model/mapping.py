@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from energysim.model.base import TENSORS, PositiveInt, StrictModel, Tensor
+from energysim.model.base import TENSORS, Dimension, StrictModel, Tensor, Version
 from energysim.model.layers import DIMENSIONS
+from energysim.model.limits import MAX_LEVELS
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,17 @@ Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S"]
 
 
 class LevelMappingSpec(StrictModel):
-    """One level of a mapping file. ``temporal`` is ordered outer to inner."""
+    """One level of a mapping file. ``temporal`` is ordered outer to inner.
+
+    Every factor is 1 to 2^31 (MAX_DIMENSION). The product of a dimension's
+    factors over all levels is checked against the layer where the mapping
+    meets one (:mod:`energysim.mapping.check`).
+    """
 
     level: Annotated[str, Field(min_length=1)]
-    temporal: dict[Dim, PositiveInt] = Field(default_factory=dict)
-    spatial: dict[Dim, PositiveInt] = Field(default_factory=dict)
-    keeps: tuple[Tensor, ...] | None = None
+    temporal: dict[Dim, Dimension] = Field(default_factory=dict)
+    spatial: dict[Dim, Dimension] = Field(default_factory=dict)
+    keeps: tuple[Tensor, ...] | None = Field(default=None, max_length=len(TENSORS))
 
     @field_validator("keeps")
     @classmethod
@@ -138,11 +144,19 @@ class LevelMappingSpec(StrictModel):
 
 
 class MappingFile(StrictModel):
-    """A mapping file: the levels, outermost first; unnamed levels have no loops."""
+    """A mapping file: the levels, outermost first (at most 64: MAX_LEVELS); unnamed levels have no loops."""
 
-    version: Literal[1]
+    version: Version
     layer: str | None = None
     levels: tuple[LevelMappingSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_level_count(cls, data: Any) -> Any:
+        levels = data.get("levels") if isinstance(data, dict) else None
+        if isinstance(levels, list | tuple) and len(levels) > MAX_LEVELS:
+            raise ValueError(f"levels: {len(levels)} levels, more than {MAX_LEVELS} (MAX_LEVELS)")
+        return data
 
     def level_mappings(self, level_names: list[str], default_keeps: dict[str, tuple[Tensor, ...]]) -> Mapping:
         """A :class:`Mapping` over ``level_names``; levels not in the file get no loops."""

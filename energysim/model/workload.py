@@ -7,18 +7,29 @@ found by name: ``network["conv1"]``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from energysim.model.base import StrictModel
-from energysim.model.layers import Layer, PrecisionBits, inherit_precision
+from energysim.model.base import StrictModel, Version
+from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
+from energysim.model.limits import MAX_LAYERS
+
+_PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
+
+
+def _is_valid_precision(value: Any) -> bool:
+    try:
+        _PRECISION.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class Network(StrictModel):
-    """An ordered list of layers run one after another."""
+    """An ordered list of layers run one after another (at most 10,000: MAX_LAYERS)."""
 
-    version: Literal[1]
+    version: Version
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
     source: str = ""
@@ -28,9 +39,14 @@ class Network(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _layers_inherit_precision(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("layers"), list):
+        if isinstance(data, dict) and isinstance(data.get("layers"), list | tuple):
+            if len(data["layers"]) > MAX_LAYERS:
+                raise ValueError(
+                    f"layers: {len(data['layers'])} layers, more than {MAX_LAYERS:,} (MAX_LAYERS)"
+                )
             precision = data.get("precision_bits", 16)
-            data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
+            if _is_valid_precision(precision):  # else its one error is enough, not one per layer
+                data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
         return data
 
     @model_validator(mode="after")
