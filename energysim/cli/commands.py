@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -52,7 +54,7 @@ def format_number(value: object) -> str:
     to 4 significant digits, in scientific notation only outside 1e-3..1e6;
     a value that is not a number as ``-``.
     """
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
         return str(value)
     number = float(value)
     if math.isnan(number):
@@ -306,8 +308,9 @@ def _check_mapping_file(path: Path, hierarchy_name: str, workload_name: str | No
     """Print a mapping's loops; with a workload, check its factors against the layer it names."""
     hierarchy = load_hierarchy(hierarchy_name)
     layer_name, mapping = load_mapping(path, hierarchy)
-    print(f"{path}: mapping{f' of layer {layer_name}' if layer_name else ''}: {mapping.describe()}")
+    loops = f"{path}: mapping{f' of layer {layer_name}' if layer_name else ''}: {mapping.describe()}"
     if workload_name is None:
+        print(loops)
         print("  (loops only: give --workload to check the factors against the layer)")
         return
     network = load_workload(workload_name)
@@ -326,6 +329,7 @@ def _check_mapping_file(path: Path, hierarchy_name: str, workload_name: str | No
         )
     layer = network[layer_name]
     check_mapping(mapping, layer, hierarchy, source=str(path))
+    print(loops)
     print(f"  fits layer {layer.name} of {network.name} ({layer.macs:,} MACs) on {hierarchy.name}")
 
 
