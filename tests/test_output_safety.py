@@ -125,6 +125,8 @@ def test_out_empty_is_an_error(
     assert code == EXIT_USER_ERROR
     assert err == "energysim: error: --out: empty path\n"
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(EnergySimError, match="output folder: empty path"):
+        write_folder("", [])
 
 
 def test_out_naming_a_file_leaves_it_alone(user_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -372,7 +374,7 @@ def test_sigint_at_random_moments_leaves_all_or_nothing(tmp_path: Path, lenet_wr
     duration = time.perf_counter() - start
     rng = random.Random(8)
     outcomes = []
-    for attempt in range(8):
+    for attempt in range(5):
         parent = tmp_path / f"fresh{attempt}"
         parent.mkdir()
         target = parent / "out"
@@ -404,17 +406,18 @@ def start_run(target: Path, force: bool) -> subprocess.Popen[bytes]:
 
 @pytest.mark.slow
 def test_cli_processes_killed_while_writing_leave_all_or_nothing(tmp_path: Path) -> None:
-    """Five real runs at once, each killed at a random moment of its writing phase (which starts
-    when its staging folder appears and lasts about 2 s): SIGINT and SIGTERM into a new folder and
-    over a previous output, and SIGKILL, whose leftover the next write removes."""
-    plan = [signal.SIGINT, signal.SIGINT, signal.SIGTERM, signal.SIGTERM, signal.SIGKILL]
+    """Four real runs at once, each killed at a random moment of its writing phase (which starts
+    when its staging folder appears and lasts about 2 s): SIGINT over a previous output, SIGTERM
+    into a new folder and over a previous output, and SIGKILL, whose leftover the next write removes."""
+    # SIGINT into a new folder is covered in-process above, at more moments and faster.
+    plan = [signal.SIGINT, signal.SIGTERM, signal.SIGTERM, signal.SIGKILL]
     rng = random.Random(8)
     runs = []
     for index, signum in enumerate(plan):
         target = tmp_path / str(index) / "out"
         target.parent.mkdir()
         previous = None
-        if index in (1, 3):
+        if index in (0, 2):
             write_text_output(target, "previous")
             previous = snapshot(target)
         delay = rng.uniform(0, 1.5)
@@ -442,4 +445,4 @@ def test_cli_processes_killed_while_writing_leave_all_or_nothing(tmp_path: Path)
         state = assert_whole_or_nothing(target, previous)
         assert state == "new" or process.returncode != 0, (signum, delay, state)
         states.append(state)
-    assert {"nothing", "previous"} & set(states[:4]), states  # some kills landed mid-write
+    assert {"nothing", "previous"} & set(states[:3]), states  # some kills landed mid-write

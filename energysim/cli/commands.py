@@ -115,7 +115,11 @@ def _simulate(
 
 def _output_folder(args: argparse.Namespace) -> Path | None:
     """The checked --out folder (before any work, so that a wrong --out fails at once), or None."""
-    return None if args.out is None else check_output_folder(args.out, args.force)
+    if args.out is None:
+        return None
+    if not args.out:
+        raise EnergySimError("--out: empty path")
+    return check_output_folder(args.out, args.force)
 
 
 def _first_mac_layer(result: Result) -> str | None:

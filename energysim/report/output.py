@@ -66,8 +66,9 @@ _CAUGHT_SIGNALS = tuple(
 )
 #: Why summary.json may hold ``null``: JSON has no NaN or Infinity.
 NULL_NOTE = (
-    "null marks a value that is not a finite number (for example energy per MAC of layers "
-    "without MACs); strict JSON has no NaN or Infinity"
+    "null marks a value that does not exist here: a number that is not finite (strict JSON has "
+    "no NaN or Infinity; for example energy per MAC of layers without MACs), or a field that does "
+    "not apply (for example the dataflow when every layer was mapped by hand)"
 )
 
 
@@ -78,7 +79,7 @@ def _target(out: str | Path) -> Path:
     """The absolute target: the parent resolved, the last name kept (a link stays a link)."""
     text = os.fspath(out)
     if not text:
-        raise EnergySimError("--out: empty path")
+        raise EnergySimError("output folder: empty path")
     raw = Path(text)
     if raw.name in ("", ".", ".."):
         return raw.resolve()
@@ -132,7 +133,7 @@ def _foreign(folder: Path, files: dict[str, str]) -> str | None:
 
 
 def _refuse(label: str, why: str) -> EnergySimError:
-    return EnergySimError(f"--out {label}: {why}; nothing was written")
+    return EnergySimError(f"output folder {label}: {why}; nothing was written")
 
 
 def _check_parent(label: str, path: Path) -> None:
@@ -176,7 +177,7 @@ def check_output_folder(out: str | Path, force: bool = False) -> Path:
     if foreign is not None:
         raise _refuse(label, f"holds a previous energysim output, and also {foreign}; move it out first")
     if not force:
-        raise _refuse(label, "holds a previous energysim output; add --force to replace it")
+        raise _refuse(label, "holds a previous energysim output; add --force (force=True) to replace it")
     return path
 
 
@@ -277,12 +278,14 @@ class _SignalGuard:
             self._raise()
 
     def __enter__(self) -> _SignalGuard:
+        self.deferring = True  # a signal while installing is remembered, not raised here
         if threading.current_thread() is threading.main_thread():
             for signum in _CAUGHT_SIGNALS:
                 handler = signal.getsignal(signum)
                 if handler in (signal.SIG_DFL, signal.default_int_handler):
                     self._previous[signum] = handler
                     signal.signal(signum, self._handle)
+        self.deferring = False
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
@@ -345,7 +348,9 @@ def _commit(staging: Path, path: Path, replace: bool) -> None:
     """Move the complete ``staging`` to ``path``; the user always has the old or the new folder."""
     if not replace:
         if os.path.lexists(path):
-            raise EnergySimError(f"--out {path}: appeared while energysim was writing; nothing was written")
+            raise EnergySimError(
+                f"output folder {path}: appeared while energysim was writing; nothing was written"
+            )
         os.rename(staging, path)
         return
     aside = path.with_name(f"{_sibling_prefix(path)}old.{os.getpid()}.{secrets.token_hex(4)}")
@@ -393,7 +398,7 @@ def write_folder(out: str | Path, writers: list[Writer], force: bool = False) ->
         except OSError as exc:
             where = exc.filename or path
             raise EnergySimError(
-                f"--out {path}: cannot write ({exc.strerror}: {where}); nothing was written"
+                f"output folder {path}: cannot write ({exc.strerror}: {where}); nothing was written"
             ) from exc
         finally:
             guard.deferring = True
