@@ -361,3 +361,10 @@ def test_validate_checks_a_mappings_factors_against_the_layer(
     assert f"{conv3_mapping}: layer conv3 does not fit eyeriss" in err
     assert "M: factors multiply to 192, the layer conv3 needs 384" in err
     assert "Traceback" not in err
+
+
+def test_options_that_would_be_ignored_are_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["roofline", "lecture-ops", "--hierarchy", "v100", "--force"]) == EXIT_USER_ERROR
+    assert "--force: only with --out" in capsys.readouterr().err
+    assert main(["validate", "lenet5", "--hierarchy", "eyeriss"]) == EXIT_USER_ERROR
+    assert "not a mapping file; --hierarchy and --workload apply only to one" in capsys.readouterr().err

@@ -116,6 +116,8 @@ def _simulate(
 def _output_folder(args: argparse.Namespace) -> Path | None:
     """The checked --out folder (before any work, so that a wrong --out fails at once), or None."""
     if args.out is None:
+        if args.force:
+            raise EnergySimError("--force: only with --out (it lets --out replace a previous output)")
         return None
     if not args.out:
         raise EnergySimError("--out: empty path")
@@ -341,6 +343,9 @@ def validate(args: argparse.Namespace) -> None:
     """Check a file and print what it understood: the levels, the layers, or the loops."""
     path = _validate_target(args.file)
     data = read_yaml(path)
+    is_mapping = isinstance(data, dict) and "levels" in data and "compute" not in data
+    if not is_mapping and (args.hierarchy or args.workload):
+        raise EnergySimError(f"{path}: not a mapping file; --hierarchy and --workload apply only to one")
     if isinstance(data, dict) and "compute" in data:
         _describe_hierarchy(path)
     elif isinstance(data, dict) and "layers" in data:
