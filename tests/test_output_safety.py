@@ -164,6 +164,13 @@ def test_a_path_under_a_file_is_refused(user_folder: Path, capsys: pytest.Captur
     assert snapshot(user_folder) == before
 
 
+def test_a_name_too_long_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_cli([*FAST_RUN, "--out", str(tmp_path / ("x" * 256) / "out")], capsys)
+    assert code == EXIT_USER_ERROR
+    assert "a name longer than 255 bytes" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_symbolic_link_is_refused(user_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     link = user_folder.parent / "link"
     link.symlink_to(user_folder)
@@ -258,7 +265,8 @@ def test_a_previous_output_with_a_users_file_is_not_ours(tmp_path: Path) -> None
     write_text_output(target, "first")
     (target / "notes.md").write_text("my notes\n")
     before = snapshot(target)
-    with pytest.raises(EnergySimError, match=r"also notes\.md \(not written by energysim\)"):
+    foreign = r"was an energysim output, but also holds notes\.md, which energysim did not write"
+    with pytest.raises(EnergySimError, match=foreign):
         write_text_output(target, "second", force=True)
     assert snapshot(target) == before
 
@@ -268,7 +276,7 @@ def test_a_previous_output_the_user_edited_is_not_ours(tmp_path: Path) -> None:
     write_text_output(target, "first")
     (target / "a.txt").write_text("edited by hand\n")
     before = snapshot(target)
-    with pytest.raises(EnergySimError, match=r"a\.txt \(changed since energysim wrote it\)"):
+    with pytest.raises(EnergySimError, match=r"a\.txt was changed since energysim wrote it"):
         write_text_output(target, "second", force=True)
     assert snapshot(target) == before
 

@@ -58,6 +58,7 @@ from energysim.result import Result
 
 Writer = Callable[[Path], object]
 
+_NAME_MAX_BYTES = 255  # of one file name, on Linux, macOS and Windows file systems
 #: The file that marks a folder as an energysim output; written last.
 MARKER = ".energysim-output"
 _MARKER_HEADER = "energysim output folder, format 1"
@@ -81,6 +82,9 @@ def _target(out: str | Path) -> Path:
     if not text:
         raise EnergySimError("output folder: empty path")
     raw = Path(text)
+    long_names = [part for part in raw.parts if len(os.fsencode(part)) > _NAME_MAX_BYTES]
+    if long_names:
+        raise _refuse(text, f"a name longer than {_NAME_MAX_BYTES} bytes ({long_names[0][:20]}...)")
     if raw.name in ("", ".", ".."):
         return raw.resolve()
     return raw.parent.resolve() / raw.name
@@ -126,9 +130,9 @@ def _foreign(folder: Path, files: dict[str, str]) -> str | None:
         if name == MARKER:
             continue
         if name not in files or path.is_symlink() or not path.is_file():
-            return f"{name} (not written by energysim)"
+            return f"also holds {name}, which energysim did not write"
         if _sha256(path) != files[name]:
-            return f"{name} (changed since energysim wrote it)"
+            return f"{name} was changed since energysim wrote it"
     return None
 
 
@@ -175,7 +179,7 @@ def check_output_folder(out: str | Path, force: bool = False) -> Path:
         )
     foreign = _foreign(path, files)
     if foreign is not None:
-        raise _refuse(label, f"holds a previous energysim output, and also {foreign}; move it out first")
+        raise _refuse(label, f"was an energysim output, but {foreign}: it is yours now")
     if not force:
         raise _refuse(label, "holds a previous energysim output; add --force (force=True) to replace it")
     return path
