@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import energysim as es
 from energysim.cli import EXIT_USER_ERROR, main
+from energysim.cli.commands import format_number
+from energysim.report.output import csv_writer, strict_json
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,6 +130,9 @@ def test_run_writes_csvs_figures_and_summary(tmp_path: Path, capsys: pytest.Capt
     assert summary["cycles"] == result.cycles
     accesses = pd.read_csv(out / "accesses.csv")
     assert accesses["count"].sum() == result.accesses["count"].sum()
+    with (out / "accesses.csv").open(newline="") as handle:
+        energies = [float(row["energy_pj"]) for row in csv.DictReader(handle)]
+    assert energies == [float(value) for value in result.accesses["energy_pj"]]  # lossless
     assert {"levels.csv", "layers.csv", "tensors.csv", "timing.csv"} <= {p.name for p in out.iterdir()}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
@@ -134,8 +142,8 @@ def test_run_output_is_byte_for_byte_repeatable(tmp_path: Path) -> None:
         assert (
             main(["run", "lenet5", "--hierarchy", "eyeriss", "--out", str(tmp_path / name), "--quiet"]) == 0
         )
-    for csv in ("accesses.csv", "layers.csv", "levels.csv", "timing.csv"):
-        assert (tmp_path / "a" / csv).read_bytes() == (tmp_path / "b" / csv).read_bytes()
+    for name in ("accesses.csv", "layers.csv", "levels.csv", "timing.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_compare_writes_the_dataflow_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,3 +206,165 @@ def test_a_failed_run_leaves_no_output(tmp_path: Path, capsys: pytest.CaptureFix
 def test_unknown_dataflow_in_compare(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "alexnet", "--hierarchy", "eyeriss", "--dataflows", "ws,xs"]) == EXIT_USER_ERROR
     assert "unknown dataflow 'xs'" in capsys.readouterr().err
+
+
+# --- strict JSON, lossless CSV, one console number format -------------------------------------
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"not strict JSON: {name}")
+
+
+def test_strict_json_writes_null_for_nan_and_infinity_and_says_why() -> None:
+    text = strict_json({"a": float("nan"), "b": [np.float64("inf"), -math.inf], "c": np.float32(1.5), "d": 2})
+    data = json.loads(text, parse_constant=_reject_constant)
+    assert data["a"] is None
+    assert data["b"] == [None, None]
+    assert data["c"] == 1.5
+    assert data["d"] == 2
+    assert "strict JSON has no NaN or Infinity" in data["note"]
+    assert "note" not in json.loads(strict_json({"a": 1.0}))
+
+
+def test_summary_json_and_json_output_are_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "lecture-ops", "--hierarchy", "v100", "--layer", "relu", "--dataflows", "ws,rs"]
+    assert main([*args, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out, parse_constant=_reject_constant)
+    assert printed["dataflows"]["ws"]["energy_per_mac_pj"] is None  # a ReLU has no MACs
+    assert "null marks" in printed["note"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    written = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=_reject_constant)
+    assert written == printed
+
+
+def test_csv_values_round_trip_exactly_and_bytes_are_stable(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    values = [0.1, 1 / 3, 2 / 3 * 1e-300, 5e-324, 1.7976931348623157e308, 123456789.12345679, -0.0, 2.0]
+    values += list(rng.standard_normal(200) * 10.0 ** rng.integers(-30, 30, 200))
+    frame = pd.DataFrame({"value": values})
+    for name in ("a.csv", "b.csv"):
+        csv_writer(name, frame)(tmp_path)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    with (tmp_path / "a.csv").open(newline="") as handle:
+        read = [float(row["value"]) for row in csv.DictReader(handle)]
+    assert [v.hex() for v in read] == [float(v).hex() for v in values]  # bit for bit, sign of zero too
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1234567.0, "1,234,567"),
+        (42, "42"),
+        (np.int64(3331048), "3,331,048"),
+        (np.float64(0.5), "0.5"),
+        (315.0625, "315.1"),
+        (0.25, "0.25"),
+        (99.99, "99.99"),
+        (0.0004567, "4.567e-04"),
+        (25000000.5, "2.500e+07"),
+        (0.0, "0"),
+        (float("nan"), "-"),
+        (float("inf"), "inf"),
+        ("rs", "rs"),
+    ],
+)
+def test_one_console_number_format(value: object, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_every_console_table_uses_that_format(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "alexnet", "--hierarchy", "eyeriss", "--dataflows", "ws,rs", "--layer", "conv3"]
+    assert main(args) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    result = es.simulate("alexnet", "eyeriss", "ws", layers=["conv3"])
+    assert rows[0][-1] == format_number(result.cycles)
+    assert rows[0][-2] == format_number(result.dram_accesses())
+    assert "," in rows[0][-2]  # counts in full, with separators, never 1.23e+06
+    assert main(["run", "alexnet", "--hierarchy", "eyeriss", "--layer", "conv3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    dram = next(line.split() for line in lines if line.strip().startswith("DRAM"))
+    level = es.simulate("alexnet", "eyeriss", "rs", layers=["conv3"]).energy_by_level()
+    assert dram[1] == format_number(float(level["DRAM"]))
+
+
+# --- --mapping, and validate of names and of mappings against a layer --------------------------
+
+
+# The README's mapping with the DRAM and GLB loops in another order than the RS dataflow picks.
+CONV3_MAPPING = """version: 1
+layer: conv3
+levels:
+  - {level: DRAM, temporal: {C: 16, M: 8}}
+  - {level: GLB, temporal: {Q: 13, M: 4}, spatial: {C: 4, P: 13, R: 3}}
+  - {level: RF, temporal: {M: 12, C: 4, S: 3}, keeps: [weights, inputs, outputs]}
+"""
+
+
+@pytest.fixture
+def conv3_mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "conv3.yaml"
+    path.write_text(CONV3_MAPPING)
+    return path
+
+
+def test_run_and_compare_take_a_mapping_file(conv3_mapping: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["alexnet", "--hierarchy", "eyeriss", "--layer", "conv3", "--json"]
+    assert main(["run", *base, "--mapping", str(conv3_mapping)]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    expected = es.simulate("alexnet", "eyeriss", None, mapping=conv3_mapping, layers=["conv3"])
+    built = es.simulate("alexnet", "eyeriss", "rs", layers=["conv3"])
+    assert mapped["total_energy_pj"] == expected.total_energy_pj
+    assert mapped["total_energy_pj"] != built.total_energy_pj  # the file was used, not the dataflow
+    assert main(["compare", *base, "--dataflows", "ws,os", "--mapping", str(conv3_mapping)]) == 0
+    compared = json.loads(capsys.readouterr().out)["dataflows"]
+    assert compared["ws"]["total_energy_pj"] == compared["os"]["total_energy_pj"] == expected.total_energy_pj
+
+
+def test_a_mapping_for_a_layer_not_in_the_workload(
+    conv3_mapping: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conv3_mapping.write_text(CONV3_MAPPING.replace("layer: conv3", "layer: conv9"))
+    assert main(["run", "alexnet", "--hierarchy", "eyeriss", "--mapping", str(conv3_mapping)]) == 2
+    assert "maps layer 'conv9', which is not in alexnet" in capsys.readouterr().err
+    args = ["validate", str(conv3_mapping), "--hierarchy", "eyeriss", "--workload", "alexnet"]
+    assert main(args) == EXIT_USER_ERROR
+    assert "layer: 'conv9' is not in alexnet" in capsys.readouterr().err
+
+
+def test_validate_takes_shipped_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "eyeriss"]) == 0
+    assert "hierarchy eyeriss, 3 levels" in capsys.readouterr().out
+    assert main(["validate", "lenet5"]) == 0
+    assert "workload lenet5, 8 layers, 340,068 MACs" in capsys.readouterr().out
+    assert main(["validate", "eyeris"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "no shipped hierarchy or workload of that name" in err
+    assert "eyeriss" in err
+    assert err.count("\n") == 1
+
+
+def test_validate_checks_a_mappings_factors_against_the_layer(
+    conv3_mapping: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["validate", str(conv3_mapping), "--hierarchy", "eyeriss"]
+    assert main(args) == 0
+    assert "give --workload to check the factors" in capsys.readouterr().out
+    assert main([*args, "--workload", "alexnet"]) == 0
+    macs = 384 * 256 * 13 * 13 * 3 * 3 + 384 * 13 * 13  # M C P Q R S, plus one add per output (bias)
+    assert f"fits layer conv3 of alexnet ({macs:,} MACs) on eyeriss" in capsys.readouterr().out
+    # conv3 has M = 384 = 8 * 4 * 12: a factor 4 at DRAM leaves half the output channels unmapped
+    conv3_mapping.write_text(CONV3_MAPPING.replace("{C: 16, M: 8}", "{C: 16, M: 4}"))
+    assert main(args) == 0  # the loop nest alone is well formed
+    capsys.readouterr()
+    assert main([*args, "--workload", "alexnet"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert f"{conv3_mapping}: layer conv3 does not fit eyeriss" in err
+    assert "M: factors multiply to 192, the layer conv3 needs 384" in err
+    assert "Traceback" not in err
+
+
+def test_options_that_would_be_ignored_are_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["roofline", "lecture-ops", "--hierarchy", "v100", "--force"]) == EXIT_USER_ERROR
+    assert "--force: only with --out" in capsys.readouterr().err
+    assert main(["validate", "lenet5", "--hierarchy", "eyeriss"]) == EXIT_USER_ERROR
+    assert "not a mapping file; --hierarchy and --workload apply only to one" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 The only place that prints, parses arguments or turns errors into exit codes:
 a user's mistake (a bad file, an unknown name, a mapping that does not fit) is
 one line on stderr and exit code 2, never a traceback; output folders are
-written whole or not at all.
+written whole or not at all, and never over a folder or file that energysim
+did not write (see :mod:`energysim.report.output`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
@@ -27,10 +29,24 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     parser.add_argument("--layer", action="append", metavar="NAME", help="only this layer (repeatable)")
     if out:
         parser.add_argument(
-            "--out", type=Path, metavar="DIR", help="write CSVs, figures and summary.json here"
+            "--out",
+            metavar="DIR",
+            help="write CSVs, figures and summary.json into this new folder (never over your files)",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="let --out replace a previous energysim output folder"
         )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no text summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _mapping_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE",
+        help="a mapping YAML for the layer it names; the dataflow maps the other layers",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--dataflow", default="rs", choices=list(DATAFLOWS), help="dataflow (default: rs)"
     )
+    _mapping_option(run_parser)
     run_parser.set_defaults(run=run)
 
     compare_parser = commands.add_parser("compare", help="simulate a workload under several dataflows")
@@ -59,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D,D,...",
         help="comma-separated (default: ws,os,rs,nlr)",
     )
+    _mapping_option(compare_parser)
     compare_parser.set_defaults(run=compare)
 
     roof = commands.add_parser("roofline", help="place each layer of a workload on the hierarchy's roofline")
@@ -73,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "validate", help="check a hierarchy, workload or mapping file; print what it says"
     )
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="a YAML path, or a shipped hierarchy or workload name")
     check.add_argument("--hierarchy", metavar="H", help="for a mapping file: the hierarchy it maps onto")
+    check.add_argument(
+        "--workload",
+        metavar="W",
+        help="for a mapping file: check its factors against the layer it names in W",
+    )
     check.set_defaults(run=validate)
     return parser
 
@@ -93,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0  # the reader (say, head) has what it wanted
+    except KeyboardInterrupt:
+        print("energysim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"energysim: error: {where}{exc.strerror}", file=sys.stderr)

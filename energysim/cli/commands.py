@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import numbers
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -16,10 +18,11 @@ from tqdm import tqdm
 from energysim.analysis.roofline import machine_ops_per_byte, roofline_table
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
+from energysim.mapping.check import check_mapping
 from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.energy_tables import ENERGY_TABLES
-from energysim.model.files import read_yaml, shipped_names
+from energysim.model.files import ShippedKind, read_yaml, shipped_dir, shipped_names
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.workload import Network
@@ -31,9 +34,11 @@ from energysim.report.figures import (
     timeline_figure,
 )
 from energysim.report.output import (
+    check_output_folder,
     csv_writer,
     figure_writer,
     json_writer,
+    strict_json,
     write_folder,
     write_outputs,
 )
@@ -41,7 +46,32 @@ from energysim.report.tables import energy_unit, explain, level_table
 from energysim.result import Result
 from energysim.simulate import simulate
 
-FLOAT = "{:.4g}".format
+
+def format_number(value: object) -> str:
+    """The one number format of every table the CLI prints.
+
+    Whole numbers in full with thousands separators (counts, cycles); others
+    to 4 significant digits, in scientific notation only outside 1e-3..1e6;
+    a value that is not a number as ``-``.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        return str(value)
+    number = float(value)
+    if math.isnan(number):
+        return "-"
+    if math.isinf(number) or number == 0:
+        return f"{number:g}"
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{number:,.0f}"
+    if 1e-3 <= abs(number) < 1e6:
+        return f"{number:.4g}"
+    return f"{number:.3e}"
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a console table, every number in :func:`format_number`'s format."""
+    numeric = frame.select_dtypes("number").columns
+    return frame.to_string(index=False, formatters=dict.fromkeys(numeric, format_number))
 
 
 def summary(result: Result) -> dict[str, Any]:
@@ -78,7 +108,20 @@ def _simulate(
             bar.set_postfix_str(name)
             bar.update(1)
 
-        return simulate(network, hierarchy, dataflow, layers=layers, trace=trace, progress=advance)
+        return simulate(
+            network, hierarchy, dataflow, mapping=args.mapping, layers=layers, trace=trace, progress=advance
+        )
+
+
+def _output_folder(args: argparse.Namespace) -> Path | None:
+    """The checked --out folder (before any work, so that a wrong --out fails at once), or None."""
+    if args.out is None:
+        if args.force:
+            raise EnergySimError("--force: only with --out (it lets --out replace a previous output)")
+        return None
+    if not args.out:
+        raise EnergySimError("--out: empty path")
+    return check_output_folder(args.out, args.force)
 
 
 def _first_mac_layer(result: Result) -> str | None:
@@ -89,10 +132,11 @@ def _first_mac_layer(result: Result) -> str | None:
 
 def run(args: argparse.Namespace) -> None:
     """Simulate; print a compact table and a summary; with --out write CSVs, figures, summary.json."""
+    out = _output_folder(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload)
-    result = _simulate(args, network, hierarchy, args.dataflow, trace=args.out is not None)
-    if args.out is not None:
+    result = _simulate(args, network, hierarchy, args.dataflow, trace=out is not None)
+    if out is not None:
         figures: dict[str, Callable[[], Figure]] = {
             "energy_by_layer": lambda: layer_energy_figure(result),
             "energy_by_level_and_tensor": lambda: energy_heatmap_figure(result),
@@ -101,19 +145,20 @@ def run(args: argparse.Namespace) -> None:
         layer = _first_mac_layer(result)
         if layer is not None:
             figures[f"timeline_{layer}"] = lambda: timeline_figure(result, layer)
-        write_outputs(result, args.out, summary(result), figures)
+        write_outputs(result, out, summary(result), figures, force=args.force)
     if args.json:
-        print(json.dumps(summary(result), indent=2))
+        print(strict_json(summary(result)))
         return
     if not args.quiet:
         table = level_table(result)[["level", "energy_pj", "energy_percent"]]
         table.columns = ["level", f"energy ({energy_unit(result)})", "%"]
-        print(table.to_string(index=False, float_format=FLOAT))
+        print(format_table(table))
         print(explain(result))
 
 
 def compare(args: argparse.Namespace) -> None:
     """Simulate under several dataflows; print energy and time side by side."""
+    out = _output_folder(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload)
     names = [name.strip().lower() for name in args.dataflows.split(",") if name.strip()]
@@ -137,25 +182,27 @@ def compare(args: argparse.Namespace) -> None:
         ]
     )
     data = {"dataflows": {name: summary(r) for name, r in results.items()}}
-    if args.out is not None:
+    if out is not None:
         write_folder(
-            args.out,
+            out,
             [
                 csv_writer("compare.csv", table),
                 json_writer("summary.json", data),
                 figure_writer("energy_per_mac_by_dataflow", lambda: dataflow_energy_figure(results)),
                 *[csv_writer(f"accesses_{name}.csv", r.accesses) for name, r in results.items()],
             ],
+            force=args.force,
         )
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(strict_json(data))
     elif not args.quiet:
         print(f"{network.name} on {hierarchy.name}")
-        print(table.to_string(index=False, float_format=FLOAT))
+        print(format_table(table))
 
 
 def roofline(args: argparse.Namespace) -> None:
     """The DRAM roofline of every layer; with --out also a CSV and the log-log figure."""
+    out = _output_folder(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload)
     layers = args.layer or network.layer_names
@@ -166,18 +213,19 @@ def roofline(args: argparse.Namespace) -> None:
             )
     table = roofline_table(network, hierarchy)
     table = table[table["layer"].isin(layers)].reset_index(drop=True)
-    if args.out is not None:
+    if out is not None:
         result = analyze(network, hierarchy, "rs", layers=layers)
         write_folder(
-            args.out,
+            out,
             [
                 csv_writer("roofline.csv", table),
                 json_writer("summary.json", {"machine_ops_per_byte": machine_ops_per_byte(hierarchy)}),
                 figure_writer("roofline", lambda: roofline_figure(result)),
             ],
+            force=args.force,
         )
     if args.json:
-        print(table.to_json(orient="records", indent=2))
+        print(strict_json(table.to_dict(orient="records")))
         return
     if args.quiet:
         return
@@ -198,7 +246,7 @@ def roofline(args: argparse.Namespace) -> None:
             "bound": table["bound"],
         }
     )
-    print(shown.to_string(index=False, float_format=FLOAT))
+    print(format_table(shown))
 
 
 def list_shipped(args: argparse.Namespace) -> None:
@@ -240,12 +288,64 @@ def _describe_workload(path: Path) -> None:
         print(f"  {layer.name} ({kind}): {layer.macs:,} MACs, {layer.parameters:,} weights")
 
 
+def _validate_target(text: str) -> Path:
+    """The file ``validate`` reads: a path, or a shipped hierarchy or workload name (as ``run`` takes)."""
+    path = Path(text)
+    if path.is_dir():
+        raise EnergySimError(f"{path}: is a folder, expected a .yaml file")
+    if path.is_file():
+        return path
+    if text.endswith((".yaml", ".yml")) or "/" in text:
+        raise EnergySimError(f"{path}: no such file")
+    kinds: tuple[ShippedKind, ...] = ("hierarchies", "workloads")
+    found = [shipped_dir(kind) / f"{text}.yaml" for kind in kinds if text in shipped_names(kind)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise EnergySimError(f"{text!r} is both a shipped hierarchy and workload; give the path of the file")
+    raise EnergySimError(
+        f"{text}: no such file, and no shipped hierarchy or workload of that name "
+        f"(hierarchies: {', '.join(shipped_names('hierarchies'))}; "
+        f"workloads: {', '.join(shipped_names('workloads'))})"
+    )
+
+
+def _check_mapping_file(path: Path, hierarchy_name: str, workload_name: str | None) -> None:
+    """Print a mapping's loops; with a workload, check its factors against the layer it names."""
+    hierarchy = load_hierarchy(hierarchy_name)
+    layer_name, mapping = load_mapping(path, hierarchy)
+    loops = f"{path}: mapping{f' of layer {layer_name}' if layer_name else ''}: {mapping.describe()}"
+    if workload_name is None:
+        print(loops)
+        print("  (loops only: give --workload to check the factors against the layer)")
+        return
+    network = load_workload(workload_name)
+    mac_layers = [layer.name for layer in network.layers if layer.loop_bounds is not None]
+    if layer_name is None:
+        if len(mac_layers) != 1:
+            raise EnergySimError(
+                f"{path}: the mapping names no layer, and {network.name} has {len(mac_layers)} "
+                "layers with MACs; add 'layer: NAME' to the file"
+            )
+        layer_name = mac_layers[0]
+    if layer_name not in network.layer_names:
+        raise EnergySimError(
+            f"{path}: layer: {layer_name!r} is not in {network.name} "
+            f"(its layers: {', '.join(network.layer_names)})"
+        )
+    layer = network[layer_name]
+    check_mapping(mapping, layer, hierarchy, source=str(path))
+    print(loops)
+    print(f"  fits layer {layer.name} of {network.name} ({layer.macs:,} MACs) on {hierarchy.name}")
+
+
 def validate(args: argparse.Namespace) -> None:
     """Check a file and print what it understood: the levels, the layers, or the loops."""
-    path: Path = args.file
-    if not path.is_file():
-        raise EnergySimError(f"{path}: no such file")
+    path = _validate_target(args.file)
     data = read_yaml(path)
+    is_mapping = isinstance(data, dict) and "levels" in data and "compute" not in data
+    if not is_mapping and (args.hierarchy or args.workload):
+        raise EnergySimError(f"{path}: not a mapping file; --hierarchy and --workload apply only to one")
     if isinstance(data, dict) and "compute" in data:
         _describe_hierarchy(path)
     elif isinstance(data, dict) and "layers" in data:
@@ -253,8 +353,7 @@ def validate(args: argparse.Namespace) -> None:
     elif isinstance(data, dict) and "levels" in data:
         if args.hierarchy is None:
             raise EnergySimError(f"{path}: a mapping file; give --hierarchy to check it against a hierarchy")
-        layer_name, mapping = load_mapping(path, load_hierarchy(args.hierarchy))
-        print(f"{path}: mapping{f' of layer {layer_name}' if layer_name else ''}: {mapping.describe()}")
+        _check_mapping_file(path, args.hierarchy, args.workload)
     else:
         raise EnergySimError(
             f"{path}: not a hierarchy (levels and compute), a workload (layers) or a mapping (levels)"
