@@ -22,7 +22,7 @@ from energysim.mapping.check import check_mapping
 from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.energy_tables import ENERGY_TABLES
-from energysim.model.files import ShippedKind, read_yaml, shipped_dir, shipped_names
+from energysim.model.files import ShippedKind, is_regular_file, read_yaml, shipped_dir, shipped_names
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.workload import Network
@@ -289,14 +289,14 @@ def _describe_workload(path: Path) -> None:
 
 
 def _validate_target(text: str) -> Path:
-    """The file ``validate`` reads: a path, or a shipped hierarchy or workload name (as ``run`` takes)."""
+    """The file ``validate`` reads: a path, or a shipped hierarchy or workload name (as ``run`` takes).
+
+    A path is returned as it is: :func:`read_yaml` says why it cannot be read
+    (no such file, a folder, too long a name, a special file), as for every command.
+    """
     path = Path(text)
-    if path.is_dir():
-        raise EnergySimError(f"{path}: is a folder, expected a .yaml file")
-    if path.is_file():
+    if is_regular_file(path) or text.endswith((".yaml", ".yml")) or "/" in text or "\0" in text:
         return path
-    if text.endswith((".yaml", ".yml")) or "/" in text:
-        raise EnergySimError(f"{path}: no such file")
     kinds: tuple[ShippedKind, ...] = ("hierarchies", "workloads")
     found = [shipped_dir(kind) / f"{text}.yaml" for kind in kinds if text in shipped_names(kind)]
     if len(found) == 1:

@@ -99,7 +99,8 @@ def _file_mode(path: Path) -> int | None:
         return None
 
 
-def _is_regular_file(path: Path) -> bool:
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file; False for anything else, never an OSError (too long, NUL byte...)."""
     mode = _file_mode(path)
     return mode is not None and stat.S_ISREG(mode)
 
@@ -112,14 +113,14 @@ def resolve(name_or_path: str | Path, kind: ShippedKind) -> Path:
     """
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or text.endswith(_SUFFIXES) or "/" in text
-    if looks_like_path or _is_regular_file(Path(text)):
+    if looks_like_path or is_regular_file(Path(text)):
         path = Path(text)
         problem = _not_a_readable_file(path)
         if problem:
             raise EnergySimError(f"{display_path(path)}: {problem}")
         return path
     candidate = shipped_dir(kind) / f"{text}.yaml"
-    if "\0" not in text and _is_regular_file(candidate):
+    if "\0" not in text and is_regular_file(candidate):
         return candidate
     what = "hierarchy" if kind == "hierarchies" else "workload"
     shown = text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
