@@ -19,7 +19,7 @@ HIERARCHY = REPORTS / "custom_hierarchy" / "my-accelerator.yaml"
 
 def main() -> None:
     result = es.simulate("resnet50", HIERARCHY, "rs")
-    table = level_table(result)[["level", "energy_pj", "energy_percent", "accesses", "utilisation"]]
+    table = level_table(result)[["level", "energy", "energy_percent", "accesses", "utilisation"]]
     write_folder(
         REPORTS / "custom_hierarchy" / "out",
         [

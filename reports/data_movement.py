@@ -20,14 +20,14 @@ def main() -> None:
     network = es.load_workload("alexnet")
     conv = [layer.name for layer in network.layers if layer.type == "conv"]
     results = {d: es.simulate(network, "eyeriss", d, layers=conv) for d in DATAFLOWS}
-    rs = results["rs"].energy_per_mac_pj
+    rs = results["rs"].energy_per_mac
     table = pd.DataFrame(
         [
             {
                 "dataflow": d,
-                "energy per MAC (MAC-units)": r.energy_per_mac_pj,
-                "x RS": r.energy_per_mac_pj / rs,
-                "data movement %": 100 * r.data_movement_energy_pj / r.total_energy_pj,
+                "energy per MAC (MAC-units)": r.energy_per_mac,
+                "x RS": r.energy_per_mac / rs,
+                "data movement %": 100 * r.data_movement_energy / r.total_energy,
                 "DRAM accesses (M)": r.dram_accesses() / 1e6,
                 "cycles (M)": (r.cycles or 0) / 1e6,
             }

@@ -42,9 +42,9 @@ def main() -> None:
                 "weights (M)": network.total_weights / 1e6,
                 "MACs (M)": network.total_macs / 1e6,
                 "MACs per weight": network.total_macs / network.total_weights,
-                "energy (G MAC-units)": result.total_energy_pj / 1e9,
-                "energy per MAC (MAC-units)": result.energy_per_mac_pj,
-                "DRAM share %": 100 * result.energy_by_level()["DRAM"] / result.total_energy_pj,
+                "energy (G MAC-units)": result.total_energy / 1e9,
+                "energy per MAC (MAC-units)": result.energy_per_mac,
+                "DRAM share %": 100 * result.energy_by_level()["DRAM"] / result.total_energy,
                 "time (ms)": 1e3 * (result.seconds or 0),
             }
         )
