@@ -238,7 +238,7 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, as plain Python values (NaN and infinities as None)."""
-        return _plain(
+        summary: dict[str, Any] = _plain(
             {
                 "workload": self.workload.name,
                 "hierarchy": self.hierarchy.name,
@@ -258,6 +258,7 @@ class Result:
                 "energysim_version": self.energysim_version,
             }
         )
+        return summary
 
     def to_json(self) -> str:
         """Strict JSON (no NaN or Infinity: they become ``null``): the summary, the
@@ -283,7 +284,9 @@ class Result:
         writers = [
             csv_writer("accesses.csv", self.to_frame()),
             csv_writer("layers.csv", self.layers),
-            text_writer("summary.json", json.dumps(self.summary(), indent=2, sort_keys=True, allow_nan=False)),
+            text_writer(
+                "summary.json", json.dumps(self.summary(), indent=2, sort_keys=True, allow_nan=False)
+            ),
         ]
         if self.timing is not None:
             writers.append(csv_writer("timing.csv", self.timing))
@@ -355,4 +358,6 @@ def _is_nan(value: Any) -> bool:
 
 
 def _positive_finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )

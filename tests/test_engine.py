@@ -134,7 +134,7 @@ def _two_groups(ports: int) -> es.Hierarchy:
         {
             "version": 1,
             "name": f"two-groups-{ports}-ports",
-            "energy_table": energy_table,
+            "energy_table": "eyeriss-normalized",
             "clock_ghz": 1.0,
             "levels": [
                 {"name": "DRAM", "kind": "dram", "bandwidth_bytes_per_cycle": 64},

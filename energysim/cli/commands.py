@@ -195,10 +195,10 @@ def list_shipped(args: argparse.Namespace) -> None:
 def _describe_hierarchy(path: Path) -> None:
     hierarchy = load_hierarchy(path)
     levels, clock = len(hierarchy.levels), hierarchy.clock_ghz
-    print(f"{path}: hierarchy {hierarchy.name}, {levels} levels, clock {clock} GHz, energies in {hierarchy.energy_unit}")
+    unit = hierarchy.energy_unit
+    print(f"{path}: hierarchy {hierarchy.name}, {levels} levels, clock {clock} GHz, energies in {unit}")
     for level in hierarchy.levels:
         size = "unbounded" if level.size_bytes is None else level.size_bytes
-        unit = hierarchy.energy_unit
         energies = f"read {level.read_energy_pj:.4g} / write {level.write_energy_pj:.4g} {unit}"
         print(
             f"  {level.name} ({level.kind}) x{level.instances}: size {size}, keeps {', '.join(level.keeps)}, "

@@ -13,10 +13,10 @@ Energies can be written per field or taken from a named energy table
 leaves out. ``energy_unit`` says what every ``*_energy_pj`` field of the file
 really is: ``pJ`` (the default), or ``MAC-units`` (multiples of one MAC) for
 numbers normalised to a MAC. A table sets it (``eyeriss-normalized`` is in
-MAC-units); a file with its own normalised numbers and no table says so. Structure is a validated fact, not a comment: level names are
-unique, only the outermost level may be DRAM, instance counts grow inward and
-divide each other, and the PE count is a multiple of the innermost level's
-instances.
+MAC-units); a file with its own normalised numbers and no table says so.
+Structure is a validated fact, not a comment: level names are unique, only
+the outermost level may be DRAM, instance counts grow inward and divide each
+other, and the PE count is a multiple of the innermost level's instances.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ fast at any size: past ``MAX_BARS`` layers the smallest are merged into one
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,8 @@ def _roofline_points(result: Result) -> pd.DataFrame:
         ]
     frame = pd.DataFrame(rows, columns=["layer", "level", "flops", "intensity", "flops_per_s"])
     finite = np.isfinite(frame["intensity"]) & np.isfinite(frame["flops_per_s"])
-    return frame[finite & (frame["intensity"] > 0) & (frame["flops_per_s"] > 0)]
+    kept: pd.DataFrame = frame[finite & (frame["intensity"] > 0) & (frame["flops_per_s"] > 0)]
+    return kept
 
 
 def _log_limits(values: pd.Series, low: float, high: float) -> tuple[float, float]:
@@ -238,18 +240,16 @@ def _label_largest(ax: Any, points: pd.DataFrame) -> str:
     """Number the ``MAX_LABELS`` largest layers (by FLOPs) at their points; layers at
     (nearly) one spot share one label. Returns the key: number and name of each."""
     largest = points.sort_values(["flops", "layer"], ascending=[False, True]).head(MAX_LABELS)
-    spots: dict[tuple[int, int], list[tuple[int, Any]]] = {}
-    for number, row in enumerate(largest.itertuples(index=False), start=1):
-        key = (round(3 * np.log10(row.intensity)), round(3 * np.log10(row.flops_per_s)))
-        spots.setdefault(key, []).append((number, row))
-    for numbered in spots.values():
-        _, first = numbered[0]
-        text = ",".join(str(number) for number, _ in numbered)
-        ax.annotate(text, (first.intensity, first.flops_per_s), xytext=(4, 4), textcoords="offset points",
+    names = [str(name) for name in largest["layer"]]
+    xs, ys = largest["intensity"].to_numpy(dtype=float), largest["flops_per_s"].to_numpy(dtype=float)
+    spots: dict[tuple[int, int], list[int]] = {}
+    for index, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        spots.setdefault((round(3 * math.log10(x)), round(3 * math.log10(y))), []).append(index)
+    for indices in spots.values():
+        text = ",".join(str(index + 1) for index in indices)
+        ax.annotate(text, (xs[indices[0]], ys[indices[0]]), xytext=(4, 4), textcoords="offset points",
                     fontsize=7, fontweight="bold")  # fmt: skip
-    return "   ".join(
-        f"{number} {row.layer}" for number, row in enumerate(largest.itertuples(index=False), 1)
-    )
+    return "   ".join(f"{number} {name}" for number, name in enumerate(names, start=1))
 
 
 def timeline_figure(result: Result, layer: str) -> Figure:
