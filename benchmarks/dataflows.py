@@ -23,8 +23,9 @@ def main() -> None:
     }
     for group, layers in groups.items():
         results = {d: es.analyze(network, "eyeriss", d, layers=layers) for d in DATAFLOWS}
+        unit = es.require_one_unit(results.values(), "dataflows")
         rs = results["rs"].energy_per_mac
-        print(f"\nAlexNet {group} on eyeriss (energy per MAC, in MACs; ratio to RS)")
+        print(f"\nAlexNet {group} on eyeriss (energy per MAC, in {unit}; ratio to RS)")
         print(
             f"{'dataflow':<9}{'energy/MAC':>11}{'x RS':>7}{'DRAM':>8}{'GLB':>8}{'NoC':>8}{'RF':>8}{'MAC':>8}"
         )

@@ -92,7 +92,7 @@ def test_access_cost_is_cost_times_count(alexnet: es.Result) -> None:
     figure = access_cost_figure(alexnet)
     assert [ax.get_xlabel() for ax in figure.axes] == [
         "energy per access (MAC-units, log)",
-        "accesses (log)",
+        "accesses (MACs for the compute; log)",
         "energy (% of total)",
     ]
 

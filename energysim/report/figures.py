@@ -345,7 +345,7 @@ def access_cost_figure(result: Result) -> Figure:
     positions = np.arange(len(names))
     panels = [
         (per_access, costs["per_access"], f"energy per access ({unit}, log)", True, "{:.3g}"),
-        (accesses, costs["accesses"], "accesses (log)", True, "{:.3g}"),
+        (accesses, costs["accesses"], "accesses (MACs for the compute; log)", True, "{:.3g}"),
         (energy, 100 * costs["energy"] / result.total_energy, "energy (% of total)", False, "{:.1f}%"),
     ]
     for ax, values, label, log, fmt in panels:
@@ -363,5 +363,5 @@ def access_cost_figure(result: Result) -> Figure:
     per_access.set_title("cost of one access")
     accesses.set_title("x  how often")
     energy.set_title("=  where the energy goes")
-    figure.suptitle(f"{result.workload.name} on {result.hierarchy.name}: why data movement dominates")
+    figure.suptitle(f"{result.workload.name} on {result.hierarchy.name}: why data movement dominates", y=1.03)
     return figure
