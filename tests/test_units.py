@@ -67,7 +67,8 @@ def test_unit_neutral_totals_add_up(eyeriss_conv3: es.Result) -> None:
 
 def test_in_pj_prices_like_a_hierarchy_in_pj(eyeriss_conv3: es.Result) -> None:
     converted = eyeriss_conv3.in_pj(pj_per_mac=0.5)
-    assert converted.energy_unit == "pJ" and converted.hierarchy.energy_unit == "pJ"
+    assert converted.energy_unit == "pJ"
+    assert converted.hierarchy.energy_unit == "pJ"
     assert set(converted.accesses["energy_unit"]) == {"pJ"}
     assert converted.total_energy == pytest.approx(0.5 * eyeriss_conv3.total_energy)
     # Independent path: price the same mapping on the converted hierarchy from scratch.
@@ -101,20 +102,24 @@ def test_results_in_different_units_do_not_mix(eyeriss_conv3: es.Result, npu_con
 
 
 def test_explain_and_tables_speak_the_right_unit(eyeriss_conv3: es.Result, npu_conv3: es.Result) -> None:
-    assert "MAC-units" in explain(eyeriss_conv3) and "pJ" not in explain(eyeriss_conv3)
-    assert "pJ" in explain(npu_conv3) and "MAC-units" not in explain(npu_conv3)
+    assert "MAC-units" in explain(eyeriss_conv3)
+    assert "pJ" not in explain(eyeriss_conv3)
+    assert "pJ" in explain(npu_conv3)
+    assert "MAC-units" not in explain(npu_conv3)
 
 
 def test_validate_prints_the_unit(capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[1]
     assert main(["validate", str(root / "hierarchies" / "eyeriss.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "energies in MAC-units" in out and "pJ" not in out
+    assert "energies in MAC-units" in out
+    assert "pJ" not in out
     assert "read 200 / write 200 MAC-units" not in out  # DRAM moves 64 bits: 4 words of 200
     assert "read 800 / write 800 MAC-units per 64-bit access" in out
     assert main(["validate", str(root / "hierarchies" / "edge-npu.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "energies in pJ" in out and "MAC-units" not in out
+    assert "energies in pJ" in out
+    assert "MAC-units" not in out
 
 
 def _npu_data(**changes: Any) -> dict[str, Any]:

@@ -115,21 +115,37 @@ def layer_energy_figure(result: Result, max_bars: int = MAX_BARS) -> Figure:
     figure = Figure(figsize=(min(18.0, max(6.0, 0.22 * len(per_mac) + 3)), 4.8))
     ax = figure.subplots()
     _stacked(ax, per_mac, order)
-    total = result.total_energy
-    for position, (per_mac_total, layer_energy) in enumerate(
-        zip(per_mac.sum(axis=1), energy.sum(axis=1), strict=True)
-    ):
-        label = share(layer_energy, total)
-        ax.annotate(label, (position, per_mac_total), xytext=(0, 2), textcoords="offset points",
-                    ha="center", fontsize=6 if len(per_mac) > 20 else 8)  # fmt: skip
+    heights = per_mac.sum(axis=1).to_numpy(dtype=float)
+    top = _axis_top(heights)
+    ax.set_ylim(0, top)
+    small = 6 if len(per_mac) > 20 else 8
+    for position, (height, layer_energy) in enumerate(zip(heights, energy.sum(axis=1), strict=True)):
+        label = share(layer_energy, result.total_energy)
+        if height > top:  # off scale: say how high, at the top of the axis
+            label = f"{height:.3g} {unit}/MAC, {label}"
+        ax.annotate(label, (position, min(height, top)), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom" if height <= top else "top", fontsize=small,
+                    rotation=0 if height <= top else 90)  # fmt: skip
     without = len(result.layers) - len(with_macs)
     note = f"; {without} layers without MACs not shown" if without else ""
-    ax.set_xlabel(f"layer (network order{note}); above each bar: its % of all energy")
+    clipped = "; a bar cut at the top is off scale, its value printed" if heights.max(initial=0) > top else ""
+    ax.set_xlabel(f"layer (network order{note})\nabove each bar: its % of all energy{clipped}")
     ax.set_ylabel(f"energy per MAC ({unit})")
     ax.set_title(f"{result.workload.name} on {result.hierarchy.name}: energy per MAC of each layer, by level")
     ax.tick_params(axis="x", labelrotation=90, labelsize=7 if len(per_mac) > 20 else 9)
     _level_legend(ax)
     return figure
+
+
+def _axis_top(heights: np.ndarray) -> float:
+    """The y limit: all bars, unless outliers (over 4x the median, e.g. FC layers
+    among convolutions) would flatten the rest; those are cut and labelled."""
+    if not len(heights) or heights.max() <= 0:
+        return 1.0
+    typical = float(np.median(heights))
+    if typical > 0 and heights.max() > 4 * typical:
+        return 1.3 * float(heights[heights <= 4 * typical].max())
+    return 1.1 * float(heights.max())
 
 
 def _level_bytes(result: Result) -> pd.DataFrame:
