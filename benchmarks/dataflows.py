@@ -23,8 +23,9 @@ def main() -> None:
     }
     for group, layers in groups.items():
         results = {d: es.analyze(network, "eyeriss", d, layers=layers) for d in DATAFLOWS}
-        rs = results["rs"].energy_per_mac_pj
-        print(f"\nAlexNet {group} on eyeriss (energy per MAC, in MACs; ratio to RS)")
+        unit = es.require_one_unit(results.values(), "dataflows")
+        rs = results["rs"].energy_per_mac
+        print(f"\nAlexNet {group} on eyeriss (energy per MAC, in {unit}; ratio to RS)")
         print(
             f"{'dataflow':<9}{'energy/MAC':>11}{'x RS':>7}{'DRAM':>8}{'GLB':>8}{'NoC':>8}{'RF':>8}{'MAC':>8}"
         )
@@ -32,11 +33,11 @@ def main() -> None:
             by_level = result.energy_by_level() / result.macs
             cells = [by_level.get(name, 0.0) for name in ("DRAM", "GLB", "GLB network", "RF", "PE")]
             print(
-                f"{dataflow:<9}{result.energy_per_mac_pj:>11.2f}{result.energy_per_mac_pj / rs:>7.2f}"
+                f"{dataflow:<9}{result.energy_per_mac:>11.2f}{result.energy_per_mac / rs:>7.2f}"
                 + "".join(f"{cell:>8.2f}" for cell in cells)
             )
         claim = "1.4-2.5x" if group.startswith("CONV") else ">= 1.3x"
-        others = [results[d].energy_per_mac_pj / rs for d in ("ws", "os", "nlr")]
+        others = [results[d].energy_per_mac / rs for d in ("ws", "os", "nlr")]
         print(f"RS advantage over WS, OS, NLR: {min(others):.2f}-{max(others):.2f}x (Eyeriss: {claim})")
 
 

@@ -3,9 +3,10 @@
 ``import energysim as es``, then load a hierarchy and a workload by shipped
 name or path, and ask where the energy and the time go::
 
-    hierarchy = es.load_hierarchy("v100")
-    network = es.load_workload("lecture-ops")
-    point = es.roofline(network["fc_batch512"], hierarchy)
+    point = es.roofline("lecture-ops/fc_batch512", "v100")
+    result = es.simulate("alexnet", "eyeriss", "rs")
+    result.total_energy, result.energy_unit     # (1.8e10, 'MAC-units'): Eyeriss is normalised
+    result.in_pj(pj_per_mac=...)                 # your technology's pJ per MAC, to compare in pJ
 """
 
 from energysim._version import __version__
@@ -16,7 +17,7 @@ from energysim.mapping import DATAFLOWS, build_mapping, check_mapping, load_mapp
 from energysim.model import Hierarchy, Level, Network, load_hierarchy, load_workload
 from energysim.model.energy_tables import ENERGY_TABLES
 from energysim.model.mapping import LevelMapping, Loop, Mapping
-from energysim.result import Result
+from energysim.result import Result, concat_frames, require_one_unit
 from energysim.simulate import simulate
 
 __all__ = [
@@ -35,9 +36,11 @@ __all__ = [
     "analyze",
     "build_mapping",
     "check_mapping",
+    "concat_frames",
     "load_hierarchy",
     "load_mapping",
     "load_workload",
+    "require_one_unit",
     "roofline",
     "roofline_table",
     "simulate",

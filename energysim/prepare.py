@@ -197,7 +197,7 @@ def result_of(
     summary: pd.DataFrame,
 ) -> Result:
     """The result of the counted layers (a simulation adds its time with ``dataclasses.replace``)."""
-    add_layer_energy(accesses, summary)
+    add_layer_energy(accesses, summary, machine.energy_unit)
     return Result(
         workload=network,
         hierarchy=machine,
@@ -209,10 +209,12 @@ def result_of(
     )
 
 
-def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame) -> None:
-    """The ``energy_pj`` column of the layer summary, from the access rows."""
-    energy = accesses.groupby("layer", sort=False)["energy_pj"].sum()
-    summary["energy_pj"] = summary["layer"].map(energy).fillna(0.0)
+def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame, unit: str) -> None:
+    """The ``energy`` column of the layer summary, from the access rows, and both frames' unit."""
+    energy = accesses.groupby("layer", sort=False)["energy"].sum()
+    summary["energy"] = summary["layer"].map(energy).fillna(0.0)
+    accesses["energy_unit"] = unit
+    summary["energy_unit"] = unit
 
 
 def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from _common import REPORTS, markdown_table
 
 import energysim as es
-from energysim.report.figures import energy_heatmap_figure, layer_energy_figure
+from energysim.report.figures import access_cost_figure, energy_heatmap_figure, layer_energy_figure
 from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
 from energysim.report.tables import explain, level_table
 
@@ -19,7 +19,8 @@ HIERARCHY = REPORTS / "custom_hierarchy" / "my-accelerator.yaml"
 
 def main() -> None:
     result = es.simulate("resnet50", HIERARCHY, "rs")
-    table = level_table(result)[["level", "energy_pj", "energy_percent", "accesses", "utilisation"]]
+    table = level_table(result)[["level", "energy", "energy_percent", "accesses", "utilisation"]]
+    table = table.rename(columns={"energy": f"energy ({result.energy_unit})"})
     write_folder(
         REPORTS / "custom_hierarchy" / "out",
         [
@@ -28,6 +29,7 @@ def main() -> None:
             text_writer("summary.txt", explain(result)),
             figure_writer("energy_by_layer", lambda: layer_energy_figure(result)),
             figure_writer("energy_by_level_and_tensor", lambda: energy_heatmap_figure(result)),
+            figure_writer("access_cost", lambda: access_cost_figure(result)),
         ],
     )
     print(markdown_table(table))

@@ -9,7 +9,7 @@ import pandas as pd
 from _common import REPORTS, markdown_table
 
 import energysim as es
-from energysim.report.figures import dataflow_energy_figure, energy_heatmap_figure
+from energysim.report.figures import access_cost_figure, dataflow_energy_figure, energy_heatmap_figure
 from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
 from energysim.report.tables import explain
 
@@ -20,14 +20,15 @@ def main() -> None:
     network = es.load_workload("alexnet")
     conv = [layer.name for layer in network.layers if layer.type == "conv"]
     results = {d: es.simulate(network, "eyeriss", d, layers=conv) for d in DATAFLOWS}
-    rs = results["rs"].energy_per_mac_pj
+    unit = es.require_one_unit(results.values(), "data_movement")
+    rs = results["rs"].energy_per_mac
     table = pd.DataFrame(
         [
             {
                 "dataflow": d,
-                "energy per MAC (MAC-units)": r.energy_per_mac_pj,
-                "x RS": r.energy_per_mac_pj / rs,
-                "data movement %": 100 * r.data_movement_energy_pj / r.total_energy_pj,
+                f"energy per MAC ({unit})": r.energy_per_mac,
+                "x RS": r.energy_per_mac / rs,
+                "data movement %": 100 * r.data_movement_energy / r.total_energy,
                 "DRAM accesses (M)": r.dram_accesses() / 1e6,
                 "cycles (M)": (r.cycles or 0) / 1e6,
             }
@@ -42,6 +43,7 @@ def main() -> None:
             text_writer("summary_rs.txt", explain(results["rs"])),
             figure_writer("energy_per_mac_by_dataflow", lambda: dataflow_energy_figure(results)),
             figure_writer("energy_by_level_and_tensor_rs", lambda: energy_heatmap_figure(results["rs"])),
+            figure_writer("access_cost_rs", lambda: access_cost_figure(results["rs"])),
         ],
     )
     print(markdown_table(table))

@@ -65,12 +65,12 @@ def test_energy_is_counts_times_per_access_energy() -> None:
     result = es.analyze(layer, hierarchy, mapping=mapping)
     rows = result.accesses.set_index(["level", "tensor", "action"])
     assert rows.loc[("Inner", "weights", "fill"), "count"] == 10
-    assert rows.loc[("Inner", "weights", "fill"), "energy_pj"] == 10 * 2.0
-    assert rows.loc[("Inner", "weights", "read"), "energy_pj"] == 10 * 1.0
-    assert rows.loc[("PE", "none", "mac"), "energy_pj"] == 10 * 0.5
-    assert result.compute_energy_pj == 5.0
-    assert result.total_energy_pj == pytest.approx(result.accesses["energy_pj"].sum())
-    assert result.energy_by_level().sum() == pytest.approx(result.total_energy_pj)
+    assert rows.loc[("Inner", "weights", "fill"), "energy"] == 10 * 2.0
+    assert rows.loc[("Inner", "weights", "read"), "energy"] == 10 * 1.0
+    assert rows.loc[("PE", "none", "mac"), "energy"] == 10 * 0.5
+    assert result.compute_energy == 5.0
+    assert result.total_energy == pytest.approx(result.accesses["energy"].sum())
+    assert result.energy_by_level().sum() == pytest.approx(result.total_energy)
 
 
 def test_a_wide_access_moves_a_block_rounded_up_on_the_total() -> None:
@@ -84,7 +84,7 @@ def test_a_wide_access_moves_a_block_rounded_up_on_the_total() -> None:
     rows = result.accesses.set_index(["level", "tensor", "action"])
     assert rows.loc[("Outer", "weights", "read"), "count"] == 10
     assert rows.loc[("Outer", "weights", "read"), "accesses"] == math.ceil(10 / 4)
-    assert rows.loc[("Outer", "weights", "read"), "energy_pj"] == 3 * 100.0
+    assert rows.loc[("Outer", "weights", "read"), "energy"] == 3 * 100.0
 
 
 def test_imperfect_factors_compute_a_padded_layer() -> None:
@@ -162,4 +162,4 @@ def test_an_element_wider_than_an_access_takes_several() -> None:
     reads = rows.loc[("RF", "weights", "read")]
     assert npu.level("RF").block_bits == 8
     assert reads["accesses"] == 2 * reads["count"]
-    assert reads["energy_pj"] == pytest.approx(2 * reads["count"] * npu.level("RF").read_energy_pj)
+    assert reads["energy"] == pytest.approx(2 * reads["count"] * npu.level("RF").read_energy_pj)

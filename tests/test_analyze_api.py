@@ -24,7 +24,16 @@ def test_result_carries_its_inputs(alexnet_rs: es.Result) -> None:
 
 def test_accesses_are_tidy(alexnet_rs: es.Result) -> None:
     frame = alexnet_rs.accesses
-    assert list(frame.columns) == ["layer", "level", "tensor", "action", "count", "accesses", "energy_pj"]
+    assert list(frame.columns) == [
+        "layer",
+        "level",
+        "tensor",
+        "action",
+        "count",
+        "accesses",
+        "energy",
+        "energy_unit",
+    ]
     assert set(frame["tensor"]) == {"weights", "inputs", "outputs", "none"}
     assert set(frame["action"]) == {"read", "fill", "update", "transfer", "mac", "op"}
     assert set(frame["level"]) == {"DRAM", "GLB", "GLB network", "RF", "PE"}

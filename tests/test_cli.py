@@ -84,8 +84,8 @@ def test_run_json_is_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
     summary = json.loads(capsys.readouterr().out)
     result = es.simulate("lecture-ops", "v100", "rs", layers=["relu"])
     assert summary["cycles"] == result.cycles
-    assert summary["total_energy_pj"] == pytest.approx(result.total_energy_pj)
-    assert summary["energy_per_mac_pj"] is None  # a ReLU has no MACs
+    assert summary["total_energy"] == pytest.approx(result.total_energy)
+    assert summary["energy_per_mac"] is None  # a ReLU has no MACs
 
 
 def test_run_with_an_unknown_layer_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,8 +131,8 @@ def test_run_writes_csvs_figures_and_summary(tmp_path: Path, capsys: pytest.Capt
     accesses = pd.read_csv(out / "accesses.csv")
     assert accesses["count"].sum() == result.accesses["count"].sum()
     with (out / "accesses.csv").open(newline="") as handle:
-        energies = [float(row["energy_pj"]) for row in csv.DictReader(handle)]
-    assert energies == [float(value) for value in result.accesses["energy_pj"]]  # lossless
+        energies = [float(row["energy"]) for row in csv.DictReader(handle)]
+    assert energies == [float(value) for value in result.accesses["energy"]]  # lossless
     assert {"levels.csv", "layers.csv", "tensors.csv", "timing.csv"} <= {p.name for p in out.iterdir()}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
@@ -230,7 +230,7 @@ def test_summary_json_and_json_output_are_strict(tmp_path: Path, capsys: pytest.
     args = ["compare", "lecture-ops", "--hierarchy", "v100", "--layer", "relu", "--dataflows", "ws,rs"]
     assert main([*args, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out, parse_constant=_reject_constant)
-    assert printed["dataflows"]["ws"]["energy_per_mac_pj"] is None  # a ReLU has no MACs
+    assert printed["dataflows"]["ws"]["energy_per_mac"] is None  # a ReLU has no MACs
     assert "null marks" in printed["note"]
     assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
     written = json.loads((tmp_path / "out" / "summary.json").read_text(), parse_constant=_reject_constant)
@@ -313,11 +313,11 @@ def test_run_and_compare_take_a_mapping_file(conv3_mapping: Path, capsys: pytest
     mapped = json.loads(capsys.readouterr().out)
     expected = es.simulate("alexnet", "eyeriss", None, mapping=conv3_mapping, layers=["conv3"])
     built = es.simulate("alexnet", "eyeriss", "rs", layers=["conv3"])
-    assert mapped["total_energy_pj"] == expected.total_energy_pj
-    assert mapped["total_energy_pj"] != built.total_energy_pj  # the file was used, not the dataflow
+    assert mapped["total_energy"] == expected.total_energy
+    assert mapped["total_energy"] != built.total_energy  # the file was used, not the dataflow
     assert main(["compare", *base, "--dataflows", "ws,os", "--mapping", str(conv3_mapping)]) == 0
     compared = json.loads(capsys.readouterr().out)["dataflows"]
-    assert compared["ws"]["total_energy_pj"] == compared["os"]["total_energy_pj"] == expected.total_energy_pj
+    assert compared["ws"]["total_energy"] == compared["os"]["total_energy"] == expected.total_energy
 
 
 def test_a_mapping_for_a_layer_not_in_the_workload(

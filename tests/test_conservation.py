@@ -103,12 +103,12 @@ def _expected_energy(row: Any, layer: es.model.Layer) -> float:
 def test_energy_is_the_sum_of_its_parts(result: es.Result) -> None:
     layers = {layer.name: layer for layer in result.workload.layers}
     expected = [_expected_energy(row, layers[row.layer]) for row in result.accesses.itertuples(index=False)]
-    assert list(result.accesses["energy_pj"]) == pytest.approx(expected)
-    assert result.total_energy_pj == pytest.approx(sum(expected))
-    assert result.compute_energy_pj + result.data_movement_energy_pj == pytest.approx(result.total_energy_pj)
-    assert result.energy_by_level().sum() == pytest.approx(result.total_energy_pj)
-    assert result.energy_by_tensor().sum() == pytest.approx(result.total_energy_pj)
-    assert result.layers["energy_pj"].sum() == pytest.approx(result.total_energy_pj)
+    assert list(result.accesses["energy"]) == pytest.approx(expected)
+    assert result.total_energy == pytest.approx(sum(expected))
+    assert result.compute_energy + result.data_movement_energy == pytest.approx(result.total_energy)
+    assert result.energy_by_level().sum() == pytest.approx(result.total_energy)
+    assert result.energy_by_tensor().sum() == pytest.approx(result.total_energy)
+    assert result.layers["energy"].sum() == pytest.approx(result.total_energy)
 
 
 @pytest.mark.parametrize("hierarchy", ["eyeriss", "tpu-like", "edge-npu", "v100", "lecture-toy"])

@@ -74,6 +74,6 @@ def test_spills_cost_main_memory_energy() -> None:
     main_memory, buffer = TOY.levels
     extra_main_memory = (CHUNKS + CHUNKS - 1) * OUTPUTS - OUTPUTS
     refills = (CHUNKS - 1) * OUTPUTS
-    assert ws.total_energy_pj - os_.total_energy_pj == pytest.approx(
+    assert ws.total_energy - os_.total_energy == pytest.approx(
         extra_main_memory * main_memory.read_energy_pj + refills * buffer.write_energy_pj
     )

@@ -7,7 +7,8 @@ elements into a block, and the block rounding applies to the total count of a
 (layer, level, tensor, action). Reads cost ``read_energy_pj``; fills and
 updates cost ``write_energy_pj``; each network delivery costs the network's
 ``transfer_energy_pj``; each MAC costs the array's MAC energy (padded MACs are
-gated and cost nothing).
+gated and cost nothing). The energy is in the hierarchy's ``energy_unit``
+(the ``*_energy_pj`` fields hold MAC-units for a table normalised to a MAC).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def accesses_for(level: Level, bits: int, elements: int) -> int:
 
 
 def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
-    """One row per (level, tensor, action) with count, accesses and energy_pj."""
+    """One row per (level, tensor, action) with count, accesses and energy (``hierarchy.energy_unit``)."""
     rows: list[dict[str, Any]] = []
     levels = {level.name: level for level in hierarchy.levels}
     for level in hierarchy.levels:
@@ -77,7 +78,7 @@ def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[
 
 
 def access_row(
-    layer: str, level: str, tensor: str, action: str, count: int, accesses: int, energy_pj: float
+    layer: str, level: str, tensor: str, action: str, count: int, accesses: int, energy: float
 ) -> dict[str, Any]:
     return {
         "layer": layer,
@@ -86,5 +87,5 @@ def access_row(
         "action": action,
         "count": count,
         "accesses": accesses,
-        "energy_pj": energy_pj,
+        "energy": energy,
     }

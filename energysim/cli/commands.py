@@ -43,7 +43,7 @@ from energysim.report.output import (
     write_outputs,
 )
 from energysim.report.tables import energy_unit, explain, level_table
-from energysim.result import Result
+from energysim.result import Result, require_one_unit
 from energysim.simulate import simulate
 
 
@@ -75,25 +75,8 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def summary(result: Result) -> dict[str, Any]:
-    """The headline numbers of a result, for people and for --json."""
-    by_level = result.energy_by_level()
-    return {
-        "workload": result.workload.name,
-        "hierarchy": result.hierarchy.name,
-        "dataflow": result.dataflow,
-        "layers": len(result.layers),
-        "macs": result.macs,
-        "energy_unit": energy_unit(result),
-        "total_energy_pj": result.total_energy_pj,
-        "energy_per_mac_pj": result.energy_per_mac_pj if result.macs else None,
-        "data_movement_energy_pj": result.data_movement_energy_pj,
-        "compute_energy_pj": result.compute_energy_pj,
-        "static_energy_pj": result.static_energy_pj,
-        "cycles": result.cycles,
-        "seconds": result.seconds,
-        "energy_by_level_pj": {str(level): float(energy) for level, energy in by_level.items()},
-        "energysim_version": result.energysim_version,
-    }
+    """The headline numbers of a result, for people and for --json (energies in ``energy_unit``)."""
+    return result.summary()
 
 
 def _simulate(
@@ -150,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
         print(strict_json(summary(result)))
         return
     if not args.quiet:
-        table = level_table(result)[["level", "energy_pj", "energy_percent"]]
+        table = level_table(result)[["level", "energy", "energy_percent"]]
         table.columns = ["level", f"energy ({energy_unit(result)})", "%"]
         print(format_table(table))
         print(explain(result))
@@ -167,14 +150,14 @@ def compare(args: argparse.Namespace) -> None:
     if not names:
         raise EnergySimError(f"--dataflows: expected a comma-separated list of {', '.join(DATAFLOWS)}")
     results = {name: _simulate(args, network, hierarchy, name, trace=False) for name in names}
-    unit = energy_unit(next(iter(results.values())))
+    unit = require_one_unit(results.values(), "compare")
     table = pd.DataFrame(
         [
             {
                 "dataflow": name,
-                f"energy ({unit})": r.total_energy_pj,
-                f"per MAC ({unit})": r.energy_per_mac_pj if r.macs else float("nan"),
-                "data movement %": 100 * r.data_movement_energy_pj / r.total_energy_pj,
+                f"energy ({unit})": r.total_energy,
+                f"per MAC ({unit})": r.energy_per_mac,
+                "data movement %": 100 * r.data_movement_energy / r.total_energy,
                 "DRAM accesses": r.dram_accesses(),
                 "cycles": r.cycles,
             }
@@ -260,10 +243,11 @@ def list_shipped(args: argparse.Namespace) -> None:
 def _describe_hierarchy(path: Path) -> None:
     hierarchy = load_hierarchy(path)
     levels, clock = len(hierarchy.levels), hierarchy.clock_ghz
-    print(f"{path}: hierarchy {hierarchy.name}, {levels} levels, clock {clock} GHz")
+    unit = hierarchy.energy_unit
+    print(f"{path}: hierarchy {hierarchy.name}, {levels} levels, clock {clock} GHz, energies in {unit}")
     for level in hierarchy.levels:
         size = "unbounded" if level.size_bytes is None else level.size_bytes
-        energies = f"read {level.read_energy_pj:.4g} / write {level.write_energy_pj:.4g} pJ"
+        energies = f"read {level.read_energy_pj:.4g} / write {level.write_energy_pj:.4g} {unit}"
         print(
             f"  {level.name} ({level.kind}) x{level.instances}: size {size}, keeps {', '.join(level.keeps)}, "
             f"{energies} per {level.block_bits}-bit access, "
@@ -273,7 +257,7 @@ def _describe_hierarchy(path: Path) -> None:
     shape = f"{compute.array.rows}x{compute.array.cols}"
     print(
         f"  {compute.name}: {shape} PEs, {hierarchy.peak_macs_per_cycle} MACs/cycle, "
-        f"{compute.energy_per_mac_pj:.4g} pJ per {compute.datatype} MAC"
+        f"{compute.energy_per_mac_pj:.4g} {hierarchy.energy_unit} per {compute.datatype} MAC"
     )
 
 

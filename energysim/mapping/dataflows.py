@@ -237,7 +237,7 @@ def _tile(
 def _energy(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy) -> float:
     assert layer.loop_bounds is not None
     counts = count_accesses(mapping, layer.loop_bounds, hierarchy, layer.macs)
-    return float(sum(row["energy_pj"] for row in price(counts, layer, hierarchy)))
+    return float(sum(row["energy"] for row in price(counts, layer, hierarchy)))
 
 
 def build_mapping(layer: LayerBase, hierarchy: Hierarchy, dataflow: str) -> Mapping:

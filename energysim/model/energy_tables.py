@@ -11,8 +11,13 @@ Tables
     Chen, Emer, Sze, *Eyeriss*, ISCA 2016, Table IV: the energy of one 16-bit
     access relative to one 16-bit MAC in 65 nm: DRAM 200, global buffer 6,
     array network 2, register file 1, MAC 1. Energies from this table are in
-    *MAC units*, not picojoules: read ``energy_pj`` as "multiples of one MAC".
-    A wider access costs proportionally more (a 64-bit access is 4 words).
+    ``MAC-units`` (1 = the energy of one 16-bit MAC), not picojoules: a
+    hierarchy that names it has ``energy_unit: MAC-units``, and every energy
+    of its results is in that unit. The paper gives no picojoules for its MAC;
+    to convert, give your own pJ per MAC to ``Result.in_pj`` (for an order of
+    magnitude: ``horowitz-45nm`` prices a 16-bit integer MAC at 0.84 pJ, in
+    45 nm). A wider access costs proportionally more (a 64-bit access is 4
+    words).
 ``horowitz-45nm``
     Horowitz, *Computing's energy problem*, ISSCC 2014, 45 nm, 0.9 V. An SRAM's
     energy per 64-bit read is interpolated log-log between the published 8 KB
@@ -23,14 +28,38 @@ Tables
     datatype: int8 0.2 + 0.03, int32 3.1 + 0.1, fp16 1.1 + 0.4, fp32 3.7 + 0.9
     pJ. The 16-bit integer multiply is the geometric mean of the 8- and 32-bit
     ones (multiplier energy grows with the square of the width: 0.2 x 4 = 0.8),
-    and the 16-bit add (0.05 pJ) is from Sze et al., Proc. IEEE 2017. The paper
-    has no wire energy: a network between levels must give its own.
+    and the 16-bit add (0.05 pJ) is from Sze et al., Proc. IEEE 2017.
+    The paper has no wire energy; a network between levels is priced from
+    Keckler, Dally, Khailany, Garland, Glasco, *GPUs and the future of parallel
+    computing*, IEEE Micro 31(5), 2011, Table 1 (40 nm, 0.9 V, the nearest
+    published node): moving 256 bits over 10 mm of on-chip wire costs 310 pJ
+    (240 fJ per bit per mm per transition, about half the bits toggling), so
+    0.121 pJ per bit per mm. *Assumption*: a word travels
+    ``NETWORK_DISTANCE_MM`` = 1 mm from a level to an instance below it (about
+    half the side of a PE array of a few mm², Eyeriss' die is 4 mm x 4 mm).
+    A 16-bit transfer then costs 1.94 pJ; a network that is longer or
+    shorter should give its own ``transfer_energy_pj``.
+
+Units
+-----
+``ENERGY_UNITS`` are the units an energy may be in: ``"pJ"``, and
+``"MAC-units"`` (multiples of the energy of one MAC of the array's datatype,
+for tables normalised to a MAC). A table's unit becomes the unit of every
+hierarchy that names it, and of its results.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final, Literal
+
+#: Picojoules.
+PICOJOULE: Final = "pJ"
+#: Multiples of the energy of one MAC (tables normalised to a MAC, as Eyeriss').
+MAC_UNITS: Final = "MAC-units"
+EnergyUnit = Literal["pJ", "MAC-units"]
+ENERGY_UNITS: tuple[EnergyUnit, ...] = (PICOJOULE, MAC_UNITS)
 
 #: Datatypes a compute unit may have; the width is the number in the name.
 DATATYPE_BITS: dict[str, int] = {
@@ -58,12 +87,12 @@ class EnergyTable:
     citation:
         Where the numbers come from.
     unit:
-        ``"pJ"``, or ``"MAC"`` for a table normalised to one MAC.
+        ``"pJ"``, or ``"MAC-units"`` for a table normalised to one MAC.
     """
 
     name: str
     citation: str
-    unit: str
+    unit: EnergyUnit
 
     def level_energy_pj(self, kind: str, size_bytes: int | None, access_bits: int) -> float:
         """Energy of one access of ``access_bits`` to a level (read and write alike)."""
@@ -108,6 +137,10 @@ HOROWITZ_SRAM_POINTS: tuple[tuple[int, float], ...] = (
     (1024 * 1024, 100.0),
 )
 HOROWITZ_DRAM_PJ_PER_64_BITS = 1300.0
+#: Keckler et al., IEEE Micro 2011, Table 1: 256 bits over 10 mm of wire cost 310 pJ (40 nm).
+WIRE_PJ_PER_BIT_PER_MM = 310.0 / (256 * 10)
+#: Assumed distance a word travels from a level to one instance below it.
+NETWORK_DISTANCE_MM = 1.0
 HOROWITZ_MAC_PJ: dict[str, float] = {
     "int8": 0.2 + 0.03,
     "int16": math.sqrt(0.2 * 3.1) + 0.05,
@@ -141,7 +174,7 @@ class Horowitz45nm(EnergyTable):
         return interpolate_sram_pj_per_64_bits(size_bytes) * access_bits / 64
 
     def network_energy_pj(self, word_bits: int) -> float:
-        raise EnergyTableGap(f"{self.name} has no wire energy")
+        return WIRE_PJ_PER_BIT_PER_MM * word_bits * NETWORK_DISTANCE_MM
 
     def mac_energy_pj(self, datatype: str) -> float:
         try:
@@ -158,12 +191,15 @@ ENERGY_TABLES: dict[str, EnergyTable] = {
         EyerissNormalized(
             name="eyeriss-normalized",
             citation="Chen, Emer, Sze. Eyeriss. ISCA 2016, Table IV (65 nm, normalised to a MAC)",
-            unit="MAC",
+            unit=MAC_UNITS,
         ),
         Horowitz45nm(
             name="horowitz-45nm",
-            citation="Horowitz. Computing's energy problem. ISSCC 2014 (45 nm, 0.9 V)",
-            unit="pJ",
+            citation=(
+                "Horowitz. Computing's energy problem. ISSCC 2014 (45 nm, 0.9 V); wires: Keckler et al. "
+                "GPUs and the future of parallel computing. IEEE Micro 2011, Table 1 (1 mm assumed)"
+            ),
+            unit=PICOJOULE,
         ),
     )
 }

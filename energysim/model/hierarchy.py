@@ -10,10 +10,13 @@ Between a level and the many instances below it there may be an
 
 Energies can be written per field or taken from a named energy table
 (:mod:`energysim.model.energy_tables`); the table fills only what the file
-leaves out. Structure is a validated fact, not a comment: level names are
-unique, only the outermost level may be DRAM, instance counts grow inward and
-divide each other, and the PE count is a multiple of the innermost level's
-instances.
+leaves out. ``energy_unit`` says what every ``*_energy_pj`` field of the file
+really is: ``pJ`` (the default), or ``MAC-units`` (multiples of one MAC) for
+numbers normalised to a MAC. A table sets it (``eyeriss-normalized`` is in
+MAC-units); a file with its own normalised numbers and no table says so.
+Structure is a validated fact, not a comment: level names are unique, only
+the outermost level may be DRAM, instance counts grow inward and divide each
+other, and the PE count is a multiple of the innermost level's instances.
 """
 
 from __future__ import annotations
@@ -45,7 +48,13 @@ from energysim.model.base import (
     bound_text,
     shown_value,
 )
-from energysim.model.energy_tables import ENERGY_TABLES, EnergyTableGap, get_energy_table
+from energysim.model.energy_tables import (
+    ENERGY_TABLES,
+    PICOJOULE,
+    EnergyTableGap,
+    EnergyUnit,
+    get_energy_table,
+)
 from energysim.model.limits import MAX_BITS, MAX_INSTANCES, MAX_LEVELS, MAX_SIZE_BYTES
 
 LevelKind = Literal["dram", "sram", "regfile"]
@@ -252,6 +261,7 @@ def _fill_from_energy_table(data: Any) -> Any:
         name = shown_value(data["energy_table"])
         raise ValueError(f"energy_table: unknown energy table {name}; known tables: {known}") from None
     data = dict(data)
+    data.setdefault("energy_unit", table.unit)
     if isinstance(data.get("levels"), list):
         data["levels"] = [_priced_level(level, table) for level in data["levels"]]
     compute = data.get("compute")
@@ -318,6 +328,7 @@ class Hierarchy(StrictModel):
     name: Name
     description: str = ""
     energy_table: str | None = None
+    energy_unit: EnergyUnit = PICOJOULE
     clock_ghz: ClockGHz
     levels: tuple[Level, ...] = Field(min_length=1)
     compute: Compute
@@ -365,9 +376,30 @@ class Hierarchy(StrictModel):
                 f"compute.array: {self.compute.pes} PEs is not a multiple of the innermost "
                 f"level's {innermost.instances} instances"
             )
+        problems += self._unit_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _unit_problems(self) -> list[str]:
+        """The unit must agree with the table, and leakage (mW x time) is only ever pJ."""
+        problems = []
+        if self.energy_table is not None:
+            table_unit = get_energy_table(self.energy_table).unit
+            if self.energy_unit != table_unit:
+                problems.append(
+                    f"energy_unit: {self.energy_unit!r}, but energy_table {self.energy_table} is in "
+                    f"{table_unit!r}; leave energy_unit out, or drop the table"
+                )
+        if self.energy_unit != PICOJOULE:
+            leaking = [f"levels[{i}]" for i, level in enumerate(self.levels) if level.static_power_mw > 0]
+            leaking += ["compute"] if self.compute.static_power_mw > 0 else []
+            problems += [
+                f"{where}.static_power_mw: leakage (mW x time) is in pJ, but this hierarchy's energies "
+                f"are in {self.energy_unit}; give 0 or price the hierarchy in pJ"
+                for where in leaking
+            ]
+        return problems
 
     @property
     def peak_macs_per_cycle(self) -> int:

@@ -5,6 +5,7 @@ and writes nothing unless asked.
 """
 
 from energysim.report.figures import (
+    access_cost_figure,
     dataflow_energy_figure,
     energy_heatmap_figure,
     layer_energy_figure,
@@ -15,6 +16,7 @@ from energysim.report.output import write_outputs
 from energysim.report.tables import explain, level_table, tensor_table
 
 __all__ = [
+    "access_cost_figure",
     "dataflow_energy_figure",
     "energy_heatmap_figure",
     "explain",
