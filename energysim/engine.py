@@ -201,10 +201,19 @@ class LayerEngine:
         """Cycles one of ``ports`` ports of ``upper`` is held to move its share, ``repeat`` times."""
         level = self.levels[upper]
         share = total_bytes / ports / repeat
-        once = whole_cycles(level, share, level.bandwidth_bytes_per_cycle)
+        once = whole_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
         network = level.network
         if network is not None and network.bandwidth_bytes_per_cycle is not None:
-            once = max(once, whole_cycles(level, share, network.bandwidth_bytes_per_cycle))
+            once = max(
+                once,
+                whole_cycles(
+                    self.hierarchy.name,
+                    level,
+                    share,
+                    network.bandwidth_bytes_per_cycle,
+                    "network.bandwidth_bytes_per_cycle",
+                ),
+            )
         return once * repeat
 
     def _move(
@@ -309,7 +318,7 @@ class LayerEngine:
             operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
-            self.stream_wait_cycles += self.env.now - started - compute
+            self.stream_wait_cycles += max(0.0, self.env.now - started - compute)
             # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
             arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
             asked = self.env.now
@@ -406,14 +415,25 @@ def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list
     return index
 
 
-def whole_cycles(level: Level, share_bytes: float, bandwidth: float) -> int:
-    """Whole cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle; an error past any clock."""
+def whole_cycles(
+    hierarchy: str,
+    level: Level,
+    share_bytes: float,
+    bandwidth: float,
+    field: str = "bandwidth_bytes_per_cycle",
+) -> int:
+    """Whole cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle; an error past 2^53.
+
+    Past 2^53 a float no longer counts whole cycles (and past 1e308 it is
+    infinite): such a time comes from a bandwidth no hardware has, so it is
+    reported with the level and the field that set it.
+    """
     cycles = share_bytes / bandwidth
     if not math.isfinite(cycles) or cycles > MAX_TRANSFER_CYCLES:
         raise EnergySimError(
-            f"level {level.name}: moving {share_bytes:.6g} bytes at {bandwidth:.6g} bytes per cycle "
-            f"takes {cycles:.6g} cycles, more than the {MAX_TRANSFER_CYCLES:.6g} one transfer may take; "
-            "is its bandwidth_bytes_per_cycle right?"
+            f"{hierarchy}: level {level.name}: moving {share_bytes:.6g} bytes at {bandwidth:.6g} bytes "
+            f"per cycle takes {cycles:.6g} cycles, more than the 2^53 one transfer may take; "
+            f"is its {field} right?"
         )
     return math.ceil(cycles)
 

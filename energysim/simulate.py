@@ -92,7 +92,7 @@ class _Recorder:
     def streamed(self, layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
         outer = machine.outermost
         bandwidth = machine.total_bandwidth_bytes_per_cycle(outer)
-        moving = whole_cycles(outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
+        moving = whole_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
         computing = math.ceil(layer.flops / machine.peak_macs_per_cycle)
         cycles = float(max(moving, computing))
         self._tick(layer.name)
