@@ -1,11 +1,14 @@
-"""Wall time, events and peak memory of simulate() for AlexNet and ResNet-50.
+"""Wall time, events and peak memory of simulate() for AlexNet, ResNet-50 and huge layers.
 
 Run: python benchmarks/simulate.py [network:hierarchy:dataflow ...]
-Default: AlexNet and ResNet-50 under every dataflow on eyeriss and tpu-like.
-Each configuration runs in a fresh process, so its peak resident memory is
-its own. Events are SimPy events processed; the mapping search is included
-in the wall time. The issue's target: ResNet-50 under RS on eyeriss in under
-30 s with peak memory under 1 GB on a 2-core machine.
+Default: AlexNet and ResNet-50 under every dataflow on eyeriss and tpu-like,
+then the huge-but-legal layers of issue 8 (a 65,536-token matmul, a padding of
+100,000) on both. Each configuration runs in a fresh process, so its peak
+resident memory is its own. Events are SimPy events processed; events per MAC
+show that the cost follows tile transfers, not MACs. The mapping search is
+included in the wall time. The targets: ResNet-50 under RS on eyeriss in
+under 30 s with peak memory under 1 GB on a 2-core machine; every huge layer
+in seconds, with events bounded by the stream's step budget.
 """
 
 from __future__ import annotations
@@ -15,24 +18,47 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 NETWORKS = ["alexnet", "resnet50"]
 HIERARCHIES = ["eyeriss", "tpu-like"]
 DATAFLOWS = ["ws", "os", "is", "rs", "nlr"]
+#: Single huge-but-legal layers (issue 8), by the name a configuration gives them.
+HUGE_LAYERS: dict[str, dict[str, Any]] = {
+    "matmul-65536": {"name": "mm", "type": "matmul", "m": 65536, "k": 64, "n": 65536},
+    "padding-1e5": {
+        "name": "conv",
+        "type": "conv",
+        "C": 3,
+        "M": 8,
+        "H": 8,
+        "W": 8,
+        "R": 3,
+        "S": 3,
+        "padding": 100_000,
+    },
+}
+HUGE = [f"{layer}:{h}:{d}" for layer in HUGE_LAYERS for h in HIERARCHIES for d in ("ws", "rs")]
 
 
 def run_one(network: str, hierarchy: str, dataflow: str) -> dict[str, float]:
     """Simulate one configuration in this process and measure it."""
     import energysim as es
 
+    workload: Any = network
+    if network in HUGE_LAYERS:
+        workload = es.Network.model_validate(
+            {"version": 1, "name": network, "layers": [HUGE_LAYERS[network]]}
+        )
     start = time.perf_counter()
-    result = es.simulate(network, hierarchy, dataflow)
+    result = es.simulate(workload, hierarchy, dataflow)
     wall = time.perf_counter() - start
     events = float(result.layers["events"].sum())
     return {
         "wall_s": wall,
         "events": events,
         "events_per_s": events / wall,
+        "events_per_mac": events / result.macs,
         "cycles": float(result.cycles or 0.0),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -40,9 +66,9 @@ def run_one(network: str, hierarchy: str, dataflow: str) -> dict[str, float]:
 
 def main(configs: list[str]) -> None:
     if not configs:
-        configs = [f"{n}:{h}:{d}" for n in NETWORKS for h in HIERARCHIES for d in DATAFLOWS]
-    header = f"{'network':<10}{'hierarchy':<10}{'dataflow':<9}{'wall s':>8}{'events':>10}"
-    print(header + f"{'events/s':>10}{'cycles':>12}{'peak MB':>9}")
+        configs = [f"{n}:{h}:{d}" for n in NETWORKS for h in HIERARCHIES for d in DATAFLOWS] + HUGE
+    header = f"{'network':<14}{'hierarchy':<10}{'dataflow':<9}{'wall s':>8}{'events':>10}"
+    print(header + f"{'events/s':>10}{'events/MAC':>12}{'cycles':>12}{'peak MB':>9}")
     for config in configs:
         output = subprocess.run(
             [sys.executable, __file__, "--one", config], capture_output=True, text=True, check=True
@@ -50,8 +76,9 @@ def main(configs: list[str]) -> None:
         figures = json.loads(output)
         network, hierarchy, dataflow = config.split(":")
         print(
-            f"{network:<10}{hierarchy:<10}{dataflow:<9}{figures['wall_s']:>8.2f}{figures['events']:>10.0f}"
-            f"{figures['events_per_s']:>10.0f}{figures['cycles']:>12.4g}{figures['peak_mb']:>9.0f}",
+            f"{network:<14}{hierarchy:<10}{dataflow:<9}{figures['wall_s']:>8.2f}{figures['events']:>10.0f}"
+            f"{figures['events_per_s']:>10.0f}{figures['events_per_mac']:>12.2e}{figures['cycles']:>12.4g}"
+            f"{figures['peak_mb']:>9.0f}",
             flush=True,
         )
 

@@ -23,7 +23,16 @@ Three kinds of process replay the stream (:mod:`energysim.stream`):
   slots of the tiles the array has finished with.
 
 The engine charges exactly the counts of the
-:class:`~energysim.analysis.accesses.AccessPlan`, event by event.
+:class:`~energysim.analysis.accesses.AccessPlan`, event by event. Its cost
+per step is linear in the number of levels, and the stream bounds the steps.
+
+Every cycle of a layer is one of: *compute* (the array's bursts), *stall*
+(the array waits for tiles to arrive), *stream wait* (a burst outlasts its
+MACs because operands or results stream over a level's ports more slowly)
+and *drain* (after the last burst, until the last partial sums are written
+back); the four add up to the layer's cycles. Levels at or below the array
+level are not simulated: their busy cycles are the bytes they move inside
+the bursts over their bandwidth (``timed_as`` "within bursts").
 """
 
 from __future__ import annotations
@@ -36,12 +45,18 @@ from typing import Any
 import simpy
 
 from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
-from energysim.model.hierarchy import Hierarchy
+from energysim.errors import EnergySimError
+from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase
-from energysim.stream import Step, steps
+from energysim.stream import MAX_SIMULATED_STEPS, Step, steps
 
 #: Most ports one transfer may hold at once (one per group of receivers).
 MAX_PORTS_PER_TRANSFER = 4
+#: How a level's busy cycles were found: simulated port use, or its bytes over its bandwidth.
+TIMED_BY_TRANSFERS = "transfers"
+TIMED_WITHIN_BURSTS = "within bursts"
+#: Longest one transfer may take (cycles): past it the total would no longer count whole cycles.
+MAX_TRANSFER_CYCLES = float(1 << 53)
 _END = -1
 
 Process = Generator[simpy.Event, Any, None]
@@ -55,21 +70,31 @@ class PortStats:
     transfer operations (a batched step's transfer counts once);
     ``queue_cycles`` are the waits for a port, including those of receivers
     beyond the free ports, which a transfer serves one group after another.
+    ``timed_as`` says how busy cycles were found: simulated ``transfers``, or,
+    for a level inside the bursts, its bytes over its bandwidth (``within
+    bursts``: no transfers, no queueing).
     """
 
     busy_cycles: float = 0.0
     bytes: float = 0.0
     transfers: int = 0
     queue_cycles: float = 0.0
+    timed_as: str = TIMED_BY_TRANSFERS
 
 
 @dataclass
 class LayerTiming:
-    """Time of one layer: total cycles, the array's compute and stall, per-level port use."""
+    """Time of one layer and where it went, and per-level port use.
+
+    ``cycles`` = ``compute_cycles`` + ``stall_cycles`` + ``stream_wait_cycles``
+    + ``drain_cycles`` (see the module docstring).
+    """
 
     cycles: float
     compute_cycles: float
     stall_cycles: float
+    stream_wait_cycles: float
+    drain_cycles: float
     pes_used: int
     levels: dict[str, PortStats]
     counts: AccessCounts
@@ -92,7 +117,14 @@ class CountingEnvironment(simpy.Environment):
 class LayerEngine:
     """One layer's SimPy model. Build it, then :meth:`run` it once."""
 
-    def __init__(self, plan: AccessPlan, layer: LayerBase, hierarchy: Hierarchy, trace: bool = False) -> None:
+    def __init__(
+        self,
+        plan: AccessPlan,
+        layer: LayerBase,
+        hierarchy: Hierarchy,
+        trace: bool = False,
+        max_steps: int = MAX_SIMULATED_STEPS,
+    ) -> None:
         self.plan = plan
         self.layer = layer
         self.hierarchy = hierarchy
@@ -105,12 +137,12 @@ class LayerEngine:
         self.counts = AccessCounts(
             macs=plan.macs, padded_macs=plan.nest.padded_macs, time_steps=plan.nest.time_steps
         )
-        self.steps: list[Step] = list(steps(plan))
+        self.steps: list[Step] = steps(plan, max_steps)
         self._flow_bytes: dict[Flow, float] = {}
+        self._flow_index = _index_flows(plan)
         self.array = plan.array_level
-        self.fetched = [
-            level for level in range(1, min(self.array + 1, len(self.levels))) if _receives_fills(plan, level)
-        ]
+        filled = {flow.lower for bucket in (plan.start, *plan.steps.values()) for flow in bucket.flows}
+        self.fetched = [level for level in range(1, min(self.array + 1, len(self.levels))) if level in filled]
         self.slots = {
             level: simpy.Container(self.env, capacity=self._slots(level), init=self._slots(level))
             for level in self.fetched
@@ -126,6 +158,8 @@ class LayerEngine:
         self.skew = array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
         self.compute_cycles = 0.0
         self.stall_cycles = 0.0
+        self.stream_wait_cycles = 0.0
+        self.array_end = 0.0
 
     # -- set-up helpers -----------------------------------------------------------------------------
 
@@ -150,10 +184,7 @@ class LayerEngine:
     def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, int]]:
         """The flows of one kind into (or out of) ``lower`` over a step, with their counts."""
         return [
-            (flow, count)
-            for key, count in step.keys
-            for flow in self._bucket(key).flows
-            if flow.kind == kind and flow.lower == lower
+            (flow, count) for key, count in step.keys for flow in self._flow_index.get((key, kind, lower), ())
         ]
 
     def _bytes(self, flow: Flow) -> float:
@@ -170,10 +201,19 @@ class LayerEngine:
         """Cycles one of ``ports`` ports of ``upper`` is held to move its share, ``repeat`` times."""
         level = self.levels[upper]
         share = total_bytes / ports / repeat
-        once = math.ceil(share / level.bandwidth_bytes_per_cycle)
+        once = whole_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
         network = level.network
         if network is not None and network.bandwidth_bytes_per_cycle is not None:
-            once = max(once, math.ceil(share / network.bandwidth_bytes_per_cycle))
+            once = max(
+                once,
+                whole_cycles(
+                    self.hierarchy.name,
+                    level,
+                    share,
+                    network.bandwidth_bytes_per_cycle,
+                    "network.bandwidth_bytes_per_cycle",
+                ),
+            )
         return once * repeat
 
     def _move(
@@ -278,6 +318,7 @@ class LayerEngine:
             operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            self.stream_wait_cycles += max(0.0, self.env.now - started - compute)
             # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
             arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
             asked = self.env.now
@@ -289,6 +330,7 @@ class LayerEngine:
                     (started, self.env.now - started, self.hierarchy.compute.name, "none", "compute", 0.0)
                 )
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
+        self.array_end = float(self.env.now)
 
     def _is_fold(self, bucket: Bucket) -> bool:
         """A systolic fold starts when the PEs' stationary weights change."""
@@ -317,6 +359,28 @@ class LayerEngine:
                 self.counts.add(self.plan.end, 1)
                 return
 
+    def _burst_levels(self) -> None:
+        """Busy cycles of the levels inside the bursts: bytes moved per instance over bandwidth.
+
+        As for a simulated level, the bytes are those over its boundary below
+        (reads by the MACs or the level below, updates from them); its fills
+        count at the level above, whose ports deliver them.
+        """
+        for index in range(self.array, len(self.levels)):
+            level = self.levels[index]
+            instances = self.plan.nest.instances_used(index)
+            moved = sum(
+                count * self.layer.bits(tensor) / 8
+                for (name, tensor, action), count in self.counts.counts.items()
+                if name == level.name and action != "fill"
+            )
+            per_instance = moved / instances
+            self.stats[level.name] = PortStats(
+                busy_cycles=per_instance / (level.bandwidth_bytes_per_cycle * level.ports),
+                bytes=per_instance,
+                timed_as=TIMED_WITHIN_BURSTS,
+            )
+
     def run(self) -> LayerTiming:
         """Simulate the layer to the end; its timing and the counts it charged."""
         for level in self.fetched:
@@ -324,11 +388,15 @@ class LayerEngine:
         self.env.process(self._array())
         done = self.env.process(self._retirer())
         self.env.run(until=done)
+        self._burst_levels()
         pes = math.prod(p.factor for p in self.plan.nest.spatial_between(0, len(self.levels)))
+        cycles = float(self.env.now)
         return LayerTiming(
-            cycles=float(self.env.now),
+            cycles=cycles,
             compute_cycles=self.compute_cycles,
             stall_cycles=self.stall_cycles,
+            stream_wait_cycles=self.stream_wait_cycles,
+            drain_cycles=cycles - self.array_end,
             pes_used=pes,
             levels=self.stats,
             counts=self.counts,
@@ -337,13 +405,45 @@ class LayerEngine:
         )
 
 
-def _receives_fills(plan: AccessPlan, level: int) -> bool:
-    """True if any tile of ``level`` is ever filled (a level that keeps nothing has no fetcher)."""
-    return any(flow.lower == level for bucket in (plan.start, *plan.steps.values()) for flow in bucket.flows)
+def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list[Flow]]:
+    """Every step kind's flows by (key, kind, lower level): a step finds its own without a scan."""
+    index: dict[tuple[StepKey | None, str, int], list[Flow]] = {}
+    buckets: list[tuple[StepKey | None, Bucket]] = [(None, plan.start), *plan.steps.items()]
+    for key, bucket in buckets:
+        for flow in bucket.flows:
+            index.setdefault((key, flow.kind, flow.lower), []).append(flow)
+    return index
+
+
+def whole_cycles(
+    hierarchy: str,
+    level: Level,
+    share_bytes: float,
+    bandwidth: float,
+    field: str = "bandwidth_bytes_per_cycle",
+) -> int:
+    """Whole cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle; an error past 2^53.
+
+    Past 2^53 a float no longer counts whole cycles (and past 1e308 it is
+    infinite): such a time comes from a bandwidth no hardware has, so it is
+    reported with the level and the field that set it.
+    """
+    cycles = share_bytes / bandwidth
+    if not math.isfinite(cycles) or cycles > MAX_TRANSFER_CYCLES:
+        raise EnergySimError(
+            f"{hierarchy}: level {level.name}: moving {share_bytes:.6g} bytes at {bandwidth:.6g} bytes "
+            f"per cycle takes {cycles:.6g} cycles, more than the 2^53 one transfer may take; "
+            f"is its {field} right?"
+        )
+    return math.ceil(cycles)
 
 
 def simulate_layer(
-    plan: AccessPlan, layer: LayerBase, hierarchy: Hierarchy, trace: bool = False
+    plan: AccessPlan,
+    layer: LayerBase,
+    hierarchy: Hierarchy,
+    trace: bool = False,
+    max_steps: int = MAX_SIMULATED_STEPS,
 ) -> LayerTiming:
-    """Replay one mapped layer's access stream; see :class:`LayerEngine`."""
-    return LayerEngine(plan, layer, hierarchy, trace).run()
+    """Replay one mapped layer's access stream in at most ``max_steps`` steps; see :class:`LayerEngine`."""
+    return LayerEngine(plan, layer, hierarchy, trace, max_steps).run()

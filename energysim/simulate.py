@@ -5,13 +5,17 @@ A layer with MACs is replayed by :mod:`energysim.engine`, which charges the
 same counts as :func:`energysim.analyze` and adds its cycles, the busy time
 and queueing of every level and the compute and stall time of the PEs. A
 layer without MACs streams through the outermost level: its time is the
-longer of moving its bytes and doing its operations on the whole array.
-Static energy is each level's and the array's leakage power times the time.
+longer of moving its bytes and doing its operations on the whole array (the
+array stalls for the rest). Either way a layer's ``cycles`` are exactly its
+``compute_cycles + stall_cycles + stream_wait_cycles + drain_cycles``
+(:class:`~energysim.engine.LayerTiming`). Static energy is each level's and
+the array's leakage power times the time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +26,7 @@ import pandas as pd
 
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
-from energysim.engine import LayerTiming, simulate_layer
+from energysim.engine import LayerTiming, simulate_layer, whole_cycles
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
@@ -42,7 +46,12 @@ TIMING_COLUMNS = [
     "bytes",
     "transfers",
     "queue_cycles",
+    "timed_as",
 ]
+#: The parts of a layer's cycles, in the layer summary; they add up to ``cycles``.
+TIME_PARTS = ["compute_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
+#: One row per group of PEs that spent every layer alike (PEs first_pe .. last_pe); cycles per PE.
+PE_COLUMNS = ["first_pe", "last_pe", "pe_count", "compute_cycles", "stall_cycles", "idle_cycles"]
 
 
 class _Recorder:
@@ -74,6 +83,8 @@ class _Recorder:
             "cycles": timing.cycles,
             "compute_cycles": timing.compute_cycles,
             "stall_cycles": timing.stall_cycles,
+            "stream_wait_cycles": timing.stream_wait_cycles,
+            "drain_cycles": timing.drain_cycles,
             "pes_used": timing.pes_used,
             "events": timing.events,
         }
@@ -81,7 +92,7 @@ class _Recorder:
     def streamed(self, layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
         outer = machine.outermost
         bandwidth = machine.total_bandwidth_bytes_per_cycle(outer)
-        moving = math.ceil(layer.compulsory_bytes / bandwidth) + outer.latency_cycles
+        moving = whole_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
         computing = math.ceil(layer.flops / machine.peak_macs_per_cycle)
         cycles = float(max(moving, computing))
         self._tick(layer.name)
@@ -92,7 +103,9 @@ class _Recorder:
         return {
             "cycles": cycles,
             "compute_cycles": float(computing),
-            "stall_cycles": 0.0,
+            "stall_cycles": cycles - computing,
+            "stream_wait_cycles": 0.0,
+            "drain_cycles": 0.0,
             "pes_used": machine.compute.pes,
             "events": 0,
         }
@@ -128,25 +141,47 @@ def _timing_frame(recorder: _Recorder, machine: Hierarchy, used: dict[str, Mappi
                     stats.bytes,
                     stats.transfers,
                     stats.queue_cycles,
+                    stats.timed_as,
                 ]
             )
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
 
 
 def _pe_frame(summary: pd.DataFrame, machine: Hierarchy) -> pd.DataFrame:
-    """Per PE, summed over layers: PEs the mapping uses compute or stall; the others idle."""
+    """Per group of alike PEs, cycles of one PE summed over layers (see :data:`PE_COLUMNS`).
+
+    A layer uses the first ``pes_used`` PEs: they compute or stall, and idle
+    through the rest of the layer's cycles (stream wait, drain); the others
+    idle throughout. PEs that no layer tells apart form one group, so the
+    frame has a row per distinct ``pes_used`` (and one for the PEs none uses),
+    however many PEs there are.
+    """
     pes = machine.compute.pes
-    compute, stall, idle = np.zeros(pes), np.zeros(pes), np.zeros(pes)
-    columns = ["pes_used", "cycles", "compute_cycles", "stall_cycles"]
-    for used_pes, cycles, computing, stalling in summary[columns].to_numpy(dtype=float):
-        used = min(int(used_pes), pes)
-        compute[:used] += computing
-        stall[:used] += stalling
-        idle[:used] += max(0.0, cycles - computing - stalling)
-        idle[used:] += cycles
-    return pd.DataFrame(
-        {"pe": np.arange(pes), "compute_cycles": compute, "stall_cycles": stall, "idle_cycles": idle}
+    used = np.minimum(summary["pes_used"].to_numpy(dtype=np.int64), pes)
+    order = np.argsort(used, kind="stable")
+    used = used[order]
+    cycles, computing, stalling = (
+        summary[column].to_numpy(dtype=float)[order]
+        for column in ("cycles", "compute_cycles", "stall_cycles")
     )
+    rest = np.maximum(0.0, cycles - computing - stalling)
+
+    def after(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Sums of ``values`` over the layers from each index on (one more entry: 0)."""
+        return np.concatenate((np.cumsum(values[::-1])[::-1], [0.0]))
+
+    compute_after, stall_after, rest_after = after(computing), after(stalling), after(rest)
+    cycles_before = np.concatenate(([0.0], np.cumsum(cycles)))
+    bounds = np.unique(np.concatenate(([0, pes], used)))
+    rows = []
+    for first, end in itertools.pairwise(bounds):
+        # Layers from `active` on use PE `first` (and the whole group); those before leave it idle.
+        active = int(np.searchsorted(used, first, side="right"))
+        idle = rest_after[active] + cycles_before[active]
+        rows.append(
+            [int(first), int(end) - 1, int(end - first), compute_after[active], stall_after[active], idle]
+        )
+    return pd.DataFrame(rows, columns=PE_COLUMNS)
 
 
 def simulate(

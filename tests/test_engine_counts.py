@@ -3,7 +3,9 @@
 Every shipped network under every dataflow on eyeriss and tpu-like: the
 engine replays the stream event by event (batched steps carrying their
 multiplicities) and adds up what it charged; the analysis multiplies the same
-event kinds by their closed-form counts. The two frames must be identical.
+event kinds by their closed-form counts. The two frames must be identical,
+and each layer's cycles must be its compute, stall, stream-wait and drain
+cycles added up.
 """
 
 from __future__ import annotations
@@ -32,3 +34,7 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     for row in simulated.layers.itertuples(index=False):
         if row.padded_macs and not compute.systolic:
             assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.padded_macs
+        # Every cycle is compute, stall, stream wait or drain.
+        parts = (row.compute_cycles, row.stall_cycles, row.stream_wait_cycles, row.drain_cycles)
+        assert min(parts) >= 0
+        assert sum(parts) == pytest.approx(row.cycles, rel=1e-12)
