@@ -227,7 +227,7 @@ def mutate_data(chooser: Chooser, data: Any, raws: dict[str, str]) -> str:
     paths = list(_paths(data))
     path = choose(chooser, paths)
     target = _get(data, path)
-    parent = _get(data, path[:-1]) if path else None
+    parent: Any = _get(data, path[:-1]) if path else data
     where = _where(path)
     operations = ["replace-type", "replace-number", "raw"]
     if path:
