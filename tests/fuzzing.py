@@ -12,10 +12,12 @@ The outcome of a case is one of :data:`OUTCOMES`:
 
 * ``ok``: a result, exit 0;
 * ``clean error``: an ``EnergySimError`` naming the file and a field; on the
-  command line exit 2 and one stderr line ``energysim: error: ...``;
+  command line exit 2 and one stderr line ``energysim: error: ...`` (a file
+  with several problems adds one ``  - `` line per problem, as its message lists them);
 * ``vague error``: an ``EnergySimError`` that does not name the file and a
   field, or a command-line failure other than exit 2 with that line;
-* ``multi-line error``: exit 2 and ``energysim: error:``, on several lines;
+* ``multi-line error``: exit 2 and ``energysim: error:``, followed by lines that
+  are not a list of problems (a traceback's tail, a parser's position note);
 * ``traceback``: any other exception;
 * ``hang``: over the time limit;
 * ``memory blow-up``: ``MemoryError`` under the address-space limit, or a
@@ -659,5 +661,7 @@ def _run_cli(argv: list[str], stderr: io.StringIO) -> tuple[str, str]:
     if code == 0:
         return OK, ""
     if code == 2 and lines and lines[0].startswith("energysim: error: "):
-        return (CLEAN, first) if len(lines) == 1 else (MULTILINE, f"{len(lines)} stderr lines: {first}")
+        # Several problems of one file are one error: a headline, then one "  - " line each.
+        listed = all(line.startswith("  - ") for line in lines[1:])
+        return (CLEAN, first) if listed else (MULTILINE, f"{len(lines)} stderr lines: {first}")
     return VAGUE, f"exit {code}, {len(lines)} stderr lines: {first}"
