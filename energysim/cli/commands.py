@@ -27,6 +27,7 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.workload import Network
 from energysim.report.figures import (
+    access_cost_figure,
     dataflow_energy_figure,
     energy_heatmap_figure,
     layer_energy_figure,
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> None:
             "energy_by_layer": lambda: layer_energy_figure(result),
             "energy_by_level_and_tensor": lambda: energy_heatmap_figure(result),
             "roofline": lambda: roofline_figure(result),
+            "access_cost": lambda: access_cost_figure(result),
         }
         layer = _first_mac_layer(result)
         if layer is not None:

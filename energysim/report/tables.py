@@ -101,13 +101,26 @@ def _reuse_sentence(result: Result) -> str:
 
 
 def _time_sentence(result: Result) -> str:
-    """Compute + stall + the rest (named) = the cycles."""
+    """Where the cycles go: compute, waits for tiles, operand streaming, the last drain, the rest.
+
+    The engine's layer columns add up to the cycles; a remainder (only from
+    rounding) is named rather than dropped.
+    """
     cycles = result.cycles or 0.0
-    compute = float(result.layers["compute_cycles"].sum())
-    stall = float(result.layers["stall_cycles"].sum())
-    other = cycles - compute - stall
+    layers = result.layers
+    parts = {
+        "compute": "compute_cycles",
+        "wait for tiles": "stall_cycles",
+        "wait for streamed operands": "stream_wait_cycles",
+        "drain the last outputs": "drain_cycles",
+    }
+    spent = {name: float(layers[column].sum()) for name, column in parts.items() if column in layers}
+    other = cycles - sum(spent.values())
+    phrases = [f"{name} {share(value, cycles)}" for name, value in spent.items() if value > 0]
+    if abs(other) > 1e-9 * max(cycles, 1.0):
+        phrases.append(f"other {share(other, cycles)}")
     return (
-        f"Time: {cycles:,.0f} cycles ({1e3 * (result.seconds or 0):.4g} ms); the PEs compute "
-        f"{share(compute, cycles)} of it, wait for data {share(stall, cycles)}, and "
-        f"{share(other, cycles)} is other (idle, skew, drain)."
+        f"Time: {cycles:,.0f} cycles ({1e3 * (result.seconds or 0):.4g} ms): the PEs "
+        + ", ".join(phrases)
+        + "."
     )
