@@ -31,6 +31,7 @@ def main() -> None:
             figure_writer("energy_by_level_and_tensor", lambda: energy_heatmap_figure(result)),
             figure_writer("access_cost", lambda: access_cost_figure(result)),
         ],
+        force=True,  # replaces this study's previous output (and only that)
     )
     print(markdown_table(table))
     print(explain(result))

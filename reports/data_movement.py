@@ -45,6 +45,7 @@ def main() -> None:
             figure_writer("energy_by_level_and_tensor_rs", lambda: energy_heatmap_figure(results["rs"])),
             figure_writer("access_cost_rs", lambda: access_cost_figure(results["rs"])),
         ],
+        force=True,  # replaces this study's previous output (and only that)
     )
     print(markdown_table(table))
 

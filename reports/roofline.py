@@ -35,6 +35,7 @@ def main() -> None:
             text_writer("table.md", markdown_table(table)),
             figure_writer("roofline_v100", lambda: roofline_figure(result)),
         ],
+        force=True,  # replaces this study's previous output (and only that)
     )
     print(markdown_table(table))
 

@@ -58,6 +58,7 @@ def main() -> None:
             text_writer("table.md", markdown_table(table)),
             figure_writer("energy_per_mac_vs_macs", lambda: figure(table)),
         ],
+        force=True,  # replaces this study's previous output (and only that)
     )
     print(markdown_table(table))
 
