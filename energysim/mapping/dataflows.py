@@ -26,8 +26,10 @@ mapping.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from energysim.analysis.accesses import count_accesses
 from energysim.analysis.energy import price
@@ -86,20 +88,44 @@ def get_dataflow(name: str) -> DataflowRules:
         raise EnergySimError(f"unknown dataflow {name!r}; known: {', '.join(DATAFLOWS)}") from None
 
 
-def _divisors(value: int) -> list[int]:
-    return [d for d in range(1, value + 1) if value % d == 0]
+@lru_cache(maxsize=4096)
+def _prime_factors(value: int) -> tuple[int, ...]:
+    """Prime factors of ``value`` with multiplicity, ascending.
 
-
-def _prime_factors(value: int) -> list[int]:
-    factors, candidate = [], 2
+    Trial division up to the square root: at most ~46,000 steps for a bound
+    of 2^31 (a large prime is the worst case), whatever the value's size in digits.
+    """
+    factors: list[int] = []
+    while value % 2 == 0 and value > 1:
+        factors.append(2)
+        value //= 2
+    candidate = 3
     while candidate * candidate <= value:
         while value % candidate == 0:
             factors.append(candidate)
             value //= candidate
-        candidate += 1
+        candidate += 2
     if value > 1:
         factors.append(value)
-    return factors
+    return tuple(factors)
+
+
+@lru_cache(maxsize=4096)
+def _divisors(value: int) -> tuple[int, ...]:
+    """All divisors of ``value``, ascending, built from its prime factorisation.
+
+    Their number is the product of (multiplicity + 1) over the primes: at most
+    1,600 for a value up to 2^31, however large the value.
+    """
+    divisors = [1]
+    for prime, multiplicity in Counter(_prime_factors(value)).items():
+        divisors = [d * prime**power for d in divisors for power in range(multiplicity + 1)]
+    return tuple(sorted(divisors))
+
+
+def _largest_divisor_at_most(value: int, limit: int) -> int:
+    """The largest divisor of ``value`` that is at most ``limit`` (1 if ``limit`` < 2)."""
+    return max((d for d in _divisors(value) if d <= limit), default=1)
 
 
 def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[dict[str, int]]:
@@ -112,7 +138,7 @@ def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[d
             left = capacity
             for dim in usable[start:] + usable[:start]:
                 bound = remaining[dim]
-                factor = max(d for d in _divisors(bound) if d <= left) if exact else min(bound, left)
+                factor = _largest_divisor_at_most(bound, left) if exact else min(bound, left)
                 if factor > 1:
                     chosen[dim] = factor
                     left //= factor
