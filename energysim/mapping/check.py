@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from energysim.analysis.tiles import Nest, axis_base, base_size, tensor_axes
+from energysim.analysis.tiles import Nest, axis_tile, tensor_axes, tile_size
 from energysim.errors import EnergySimError
 from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
@@ -29,13 +29,13 @@ def fanout(hierarchy: Hierarchy, level_index: int) -> int:
 
 def tile_elements(nest: Nest, bounds: LoopBounds, level_index: int, tensor: Tensor) -> int:
     """Elements of ``tensor`` in one tile of level ``level_index`` (padding included)."""
-    return math.prod(base_size(axis_base(axis, nest, level_index)) for axis in tensor_axes(tensor, bounds))
+    return math.prod(tile_size(axis_tile(axis, nest, level_index)) for axis in tensor_axes(tensor, bounds))
 
 
 def tile_bytes(nest: Nest, layer: LayerBase, level_index: int, tensor: Tensor) -> int:
     """Bytes of one tile of ``tensor`` at a level, at the layer's precision."""
     assert layer.loop_bounds is not None
-    return math.ceil(tile_elements(nest, layer.loop_bounds, level_index, tensor) * layer.bits(tensor) / 8)
+    return -(-tile_elements(nest, layer.loop_bounds, level_index, tensor) * layer.bits(tensor) // 8)
 
 
 def capacity_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, nest: Nest) -> list[str]:
