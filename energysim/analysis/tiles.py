@@ -276,7 +276,8 @@ def _separable(tile: AxisTile, shift: tuple[int, ...], children: bool) -> bool:
     first, second = _two_terms(tile)
     unit = math.gcd(first.coefficient, second.coefficient)
     widths = [
-        (term.reach if children else term.extent - 1) + abs(move) for term, move in zip(tile, shift, strict=True)
+        (term.reach if children else term.extent - 1) + abs(move)
+        for term, move in zip(tile, shift, strict=True)
     ]
     return widths[0] < second.coefficient // unit or widths[1] < first.coefficient // unit
 
