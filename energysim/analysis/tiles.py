@@ -204,21 +204,24 @@ def axis_shift(axis: Axis, dim_offsets: dict[str, int]) -> tuple[int, ...]:
     return tuple(dim_offsets.get(dim, 0) for dim, _coefficient in axis)
 
 
-@lru_cache(maxsize=65536)
 def tile_size(tile: AxisTile) -> int:
-    """``|B|``: coordinates of one tile along the axis.
-
-    For ``B = {a x p + b x r}`` with ``p < P``, ``r < R`` (``a``, ``b`` divided
-    by their gcd) two index pairs give one coordinate exactly when they differ by
-    a multiple of ``(b, -a)``; counting each coordinate at its pair of least
-    ``p`` leaves ``P x R - max(0, P - b) x max(0, R - a)``.
-    """
+    """``|B|``: coordinates of one tile along the axis."""
     if len(tile) == 1:
         return tile[0].extent
     first, second = _two_terms(tile)
-    unit = math.gcd(first.coefficient, second.coefficient)
-    step_a, step_b = first.coefficient // unit, second.coefficient // unit
-    extent_a, extent_b = first.extent, second.extent
+    return window_size(first.coefficient, first.extent, second.coefficient, second.extent)
+
+
+def window_size(step_a: int, extent_a: int, step_b: int, extent_b: int) -> int:
+    """``|{step_a x p + step_b x r : p < extent_a, r < extent_b}|``, in constant time.
+
+    With the steps divided by their gcd, two index pairs give one coordinate
+    exactly when they differ by a multiple of ``(step_b, -step_a)``; counting
+    each coordinate at its pair of least ``p`` leaves
+    ``extent_a x extent_b - max(0, extent_a - step_b) x max(0, extent_b - step_a)``.
+    """
+    unit = math.gcd(step_a, step_b)
+    step_a, step_b = step_a // unit, step_b // unit
     return extent_a * extent_b - max(0, extent_a - step_b) * max(0, extent_b - step_a)
 
 

@@ -35,7 +35,13 @@ from energysim.analysis.accesses import count_accesses
 from energysim.analysis.energy import price
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
-from energysim.mapping.check import capacity_problems, check_mapping, fanout, structure_problems
+from energysim.mapping.check import (
+    capacity_problems,
+    check_mapping,
+    fanout,
+    level_capacity_problems,
+    structure_problems,
+)
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LayerBase
@@ -233,19 +239,30 @@ def _tile(
     assert bounds is not None
     local = hierarchy.per_pe_level
     spread = {d: math.prod(plan.get(d, 1) for plan in spatial.values()) for d in DIMENSIONS}
-    remaining = {d: math.ceil(bounds.sizes[d] / spread[d]) for d in DIMENSIONS}
+    remaining = {d: -(-bounds.sizes[d] // spread[d]) for d in DIMENSIONS}
     count = len(hierarchy.levels)
     keeps = [_level_keeps(hierarchy, rules, index, local) for index in range(count)]
     temporal: list[dict[str, int]] = [{} for _ in range(count)]
     temporal[0] = dict(remaining)
+    # extents[j][d]: the tile of level j along d, the product of the factors at levels j and inside.
+    extents = [
+        {d: math.prod(spatial.get(i, {}).get(d, 1) for i in range(j, count)) for d in DIMENSIONS}
+        for j in range(count)
+    ]
+    for d in DIMENSIONS:
+        extents[0][d] *= remaining[d]
 
-    def fits(index: int) -> bool:
-        mapping = _assemble(hierarchy, rules, keeps, temporal, spatial)
-        nest = Nest(mapping, bounds)
-        return not capacity_problems(mapping, layer, hierarchy, nest)
+    def fits(levels: range) -> bool:
+        return not any(
+            level_capacity_problems(hierarchy.levels[j], keeps[j], layer, extents[j]) for j in levels
+        )
 
-    if not grow or not fits(0):
+    if not grow or not fits(range(count)):
         return _assemble(hierarchy, rules, keeps, temporal, spatial)
+    # Growing level ``index`` grows the tiles of levels 1 .. index (level 0 holds everything), and
+    # only those need checking, ``index`` first: a move that fails almost always fails there, and
+    # moves that succeed are at most the primes of the bounds, so the cost is about
+    # levels x primes, linear in the number of levels and blind to the sizes themselves.
     for index in range(count - 1, 0, -1):
         if not keeps[index]:
             continue
@@ -254,9 +271,13 @@ def _tile(
             for prime in sorted(_prime_factors(temporal[0].get(dim, 1)), reverse=True):
                 temporal[0][dim] //= prime
                 temporal[index][dim] = temporal[index].get(dim, 1) * prime
-                if not fits(index):
+                for j in range(1, index + 1):
+                    extents[j][dim] *= prime
+                if not fits(range(index, 0, -1)):
                     temporal[0][dim] *= prime
                     temporal[index][dim] //= prime
+                    for j in range(1, index + 1):
+                        extents[j][dim] //= prime
     return _assemble(hierarchy, rules, keeps, temporal, spatial)
 
 
@@ -310,6 +331,7 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
     """
     best: tuple[float, Mapping] | None = None
     best_utilisation = 0.0
+    unanalysable: list[str] = []
     assert layer.loop_bounds is not None
     every = "".join(DIMENSIONS)
     stages = [((rules.rows, rules.cols),), ((every, every), ("CRS", "CRS"))]
@@ -331,13 +353,28 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
                     mapping, layer, hierarchy, nest
                 ):
                     continue
-                energy = _energy(mapping, layer, hierarchy)
+                try:
+                    energy = _energy(mapping, layer, hierarchy)
+                except EnergySimError as error:  # too large to count: not a candidate
+                    unanalysable.append(str(error))
+                    continue
                 if best is None or energy < best[0]:
                     best = (energy, mapping)
                     best_utilisation = _utilisation(spatial, hierarchy)
     if best is None:
         smallest = _tile(layer, hierarchy, rules, {}, "", grow=False)
         nest = Nest(smallest, layer.loop_bounds)
+        if unanalysable:
+            raise EnergySimError(
+                f"dataflow {rules.name}: no mapping of layer {layer.name} on {hierarchy.name} can be "
+                f"counted: {unanalysable[0]}"
+            )
+        problems = structure_problems(smallest, layer, hierarchy)
+        if problems:
+            raise EnergySimError(
+                f"dataflow {rules.name}: layer {layer.name} cannot be mapped on {hierarchy.name}: "
+                + "; ".join(problems)
+            )
         reasons = "; ".join(capacity_problems(smallest, layer, hierarchy, nest))
         raise EnergySimError(
             f"dataflow {rules.name}: no mapping of layer {layer.name} fits {hierarchy.name}: even the "
