@@ -12,7 +12,6 @@ gated and cost nothing).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from energysim.analysis.accesses import AccessCounts
@@ -37,8 +36,8 @@ def accesses_for(level: Level, bits: int, elements: int) -> int:
     """
     block = level.block_bits
     if bits > block:
-        return elements * math.ceil(bits / block)
-    return math.ceil(elements / (block // bits))
+        return elements * -(-bits // block)
+    return -(-elements // (block // bits))  # integers throughout: exact past 2^53, never overflows
 
 
 def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
