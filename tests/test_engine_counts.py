@@ -30,5 +30,5 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     # Every issued MAC is computed once: bursts x MACs per burst x PEs = the padded nest's MACs.
     compute = simulated.hierarchy.compute
     for row in simulated.layers.itertuples(index=False):
-        if row.padded_macs and not compute.systolic:
-            assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.padded_macs
+        if row.mapped_macs and not compute.systolic:
+            assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.mapped_macs
