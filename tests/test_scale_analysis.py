@@ -381,3 +381,24 @@ def test_sixteen_and_sixty_four_levels_analyze(count: int) -> None:
     result = es.analyze("alexnet", deep_hierarchy(count), "rs", layers=["conv3"])
     assert len(result.mapping["conv3"].levels) == count
     assert result.count("PE", "none", "mac") == CONV3_MACS
+
+
+def test_an_irregular_tile_past_the_bound_names_the_layer_and_the_limit() -> None:
+    """Stride 3, dilation 2, 4 taps, 2^20 output rows in the inner level's tile: too large."""
+    rows = 1 << 21
+    network = es.Network.model_validate(
+        {
+            "version": 1,
+            "name": "n",
+            "layers": [
+                {"name": "odd", "type": "conv", "C": 1, "M": 1, "H": 3 * (rows - 1) + 2 * 3 + 1, "W": 1}
+                | {"R": 4, "S": 1, "stride": 3, "dilation": 2}
+            ],
+        }
+    )
+    machine = _hierarchy([_level("Outer", "dram"), _level("Inner", size_bytes=1 << 30)], rows=1, cols=1)
+    mapping = Mapping(
+        (LevelMapping("Outer", (Loop("P", 2),)), LevelMapping("Inner", (Loop("P", rows // 2), Loop("R", 4))))
+    )
+    with pytest.raises(EnergySimError, match=r"layer odd on test-2: too large.*MAX_TILE_INTERVALS"):
+        es.analyze(network, machine, mapping=mapping)

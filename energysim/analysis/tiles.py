@@ -228,6 +228,8 @@ def window_size(step_a: int, extent_a: int, step_b: int, extent_b: int) -> int:
 @lru_cache(maxsize=262144)
 def overlap_after_shift(tile: AxisTile, shift: tuple[int, ...]) -> int:
     """``|B & (B + o)|``: how much of a tile survives a shift of its indices by ``shift``."""
+    if not any(shift):
+        return tile_size(tile)
     if _separable(tile, shift, children=False):
         return math.prod(max(0, term.extent - abs(move)) for term, move in zip(tile, shift, strict=True))
     base, offset = _explicit_base(tile), _coordinate(tile, shift)
@@ -241,6 +243,8 @@ def union_and_good(tile: AxisTile, shift: tuple[int, ...]) -> tuple[int, int]:
     ``A = union_c (B + c + o)`` is what the children hold after the shift;
     ``G`` is the part of ``A`` that every child needing it already held.
     """
+    if not any(shift) and not any(term.digits for term in tile):
+        return tile_size(tile), tile_size(tile)
     if _separable(tile, shift, children=True):
         union = good = 1
         for term, move in zip(tile, shift, strict=True):
