@@ -88,6 +88,10 @@ class Nest:
             positions.append(Position(level_index, spatial, dim, factor, stride, index))
             inner_product[dim] = stride * factor
         self.positions: tuple[Position, ...] = tuple(reversed(positions))
+        self._instances = [1]
+        for level_index in range(self.levels):
+            fanout = math.prod(p.factor for p in self.positions if p.spatial and p.level == level_index)
+            self._instances.append(self._instances[-1] * fanout)
 
     def extent(self, level: int, dim: str) -> int:
         """Extent of ``dim`` in the tile of ``level`` (its loops and all inside them)."""
@@ -107,7 +111,7 @@ class Nest:
 
     def instances_used(self, level: int) -> int:
         """Instances of ``level`` that the mapping uses."""
-        return math.prod(p.factor for p in self.spatial_between(0, level))
+        return self._instances[min(level, self.levels)]
 
     @property
     def time_steps(self) -> int:

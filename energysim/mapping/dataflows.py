@@ -245,10 +245,11 @@ def _tile(
     temporal: list[dict[str, int]] = [{} for _ in range(count)]
     temporal[0] = dict(remaining)
     # extents[j][d]: the tile of level j along d, the product of the factors at levels j and inside.
-    extents = [
-        {d: math.prod(spatial.get(i, {}).get(d, 1) for i in range(j, count)) for d in DIMENSIONS}
-        for j in range(count)
-    ]
+    extents = [dict.fromkeys(DIMENSIONS, 1) for _ in range(count)]
+    for j in range(count - 1, -1, -1):
+        for d in DIMENSIONS:
+            inside = extents[j + 1][d] if j + 1 < count else 1
+            extents[j][d] = inside * spatial.get(j, {}).get(d, 1)
     for d in DIMENSIONS:
         extents[0][d] *= remaining[d]
 
