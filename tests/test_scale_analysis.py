@@ -402,3 +402,11 @@ def test_an_irregular_tile_past_the_bound_names_the_layer_and_the_limit() -> Non
     )
     with pytest.raises(EnergySimError, match=r"layer odd on test-2: too large.*MAX_TILE_INTERVALS"):
         es.analyze(network, machine, mapping=mapping)
+
+
+def test_a_comb_of_two_to_the_20_teeth_is_a_product() -> None:
+    """A 3-row window, children 4 rows apart 2^20 times: teeth [4k, 4k + 3) never meet."""
+    tile = (Term(1, 1, ((4, 1 << 20),)), Term(1, 3))
+    assert overlap_after_shift(tile, (1, 0)) == 2  # [0, 3) & [1, 4)
+    # After p + 1 each child holds [4k + 1, 4k + 4): 3 rows, of which 4k + 3 no child held before.
+    assert union_and_good(tile, (1, 0)) == (3 << 20, 2 << 20)

@@ -15,6 +15,11 @@ factor into one-dimensional questions, answered here exactly:
 With ``A`` and ``G`` per axis, the distinct new data that a parent must read
 for all its children at one step is ``prod|A| - prod|G|`` (the product structure of
 the children makes that exact; see :mod:`energysim.analysis.accesses`).
+
+None of these enumerates indices: one-dimensional axes are closed forms, and
+an input axis is either a product of two of them or a short list of intervals
+(see "one axis of a tile" below). The cost follows the number of loops, not
+their factors: a factor of 2^31 costs what a factor of 2 does.
 """
 
 from __future__ import annotations
@@ -258,9 +263,9 @@ def union_and_good(tile: AxisTile, shift: tuple[int, ...]) -> tuple[int, int]:
         return union, good
     base, offset = _explicit_base(tile), _coordinate(tile, shift)
     places = _child_progressions(tile)
-    union = _measure(_sum_with(base, places))
+    union = _sum_measure(base, places)
     arriving = _difference(_shifted(base, offset), base)
-    return union, union - _measure(_sum_with(arriving, places))
+    return union, union - _sum_measure(arriving, places)
 
 
 def distinct_offsets(tile: AxisTile) -> int:
@@ -331,6 +336,29 @@ def _sum_with(intervals: Intervals, progressions: list[Progression]) -> Interval
     for step, count in sorted(progressions):
         intervals = _add_progression(intervals, step, count)
     return intervals
+
+
+def _sum_measure(intervals: Intervals, progressions: list[Progression]) -> int:
+    """``|intervals + progressions|``, multiplying instead of copying where copies cannot meet.
+
+    Once a progression's step is at least the span of what is built so far, and
+    each later one's step at least the span before it, every copy is disjoint
+    (children of one dimension, a comb of a billion teeth): the size is a product.
+    """
+    ordered = sorted(progressions)
+    for index, (step, count) in enumerate(ordered):
+        if _nested(ordered[index:], intervals[-1][1] - intervals[0][0] if intervals else 0):
+            return _measure(intervals) * math.prod(count for _step, count in ordered[index:])
+        intervals = _add_progression(intervals, step, count)
+    return _measure(intervals)
+
+
+def _nested(progressions: list[Progression], span: int) -> bool:
+    for step, count in progressions:
+        if step < span:
+            return False
+        span += (count - 1) * step
+    return True
 
 
 def _add_progression(intervals: Intervals, step: int, count: int) -> Intervals:
