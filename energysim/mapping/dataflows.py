@@ -149,7 +149,7 @@ def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[d
                     chosen[dim] = factor
                     left //= factor
             lanes = math.prod(chosen.values())
-            useful = math.prod(remaining[d] / (math.ceil(remaining[d] / f) * f) for d, f in chosen.items())
+            useful = math.prod(remaining[d] / (-(-remaining[d] // f) * f) for d, f in chosen.items())
             options.append((lanes * useful, len(options), chosen))
     options.append((1.0, len(options), {}))
     unique: list[dict[str, int]] = []
@@ -182,14 +182,14 @@ def _spatial_plans(
                 axis_choices = [(opt, {}) for opt in _axis_options(remaining, row_dims + col_dims, cols)]
             else:
                 for row_option in _axis_options(remaining, row_dims, rows)[:SPATIAL_CANDIDATES]:
-                    left = {d: math.ceil(v / row_option.get(d, 1)) for d, v in remaining.items()}
+                    left = {d: -(-v // row_option.get(d, 1)) for d, v in remaining.items()}
                     for col_option in _axis_options(left, col_dims, cols)[:SPATIAL_CANDIDATES]:
                         axis_choices.append((row_option, col_option))
             for row_option, col_option in axis_choices[: SPATIAL_CANDIDATES * 2]:
                 combined = dict(row_option)
                 for dim, factor in col_option.items():
                     combined[dim] = combined.get(dim, 1) * factor
-                left = {d: math.ceil(v / combined.get(d, 1)) for d, v in remaining.items()}
+                left = {d: -(-v // combined.get(d, 1)) for d, v in remaining.items()}
                 extended.append(({**plan, index: combined}, left))
         plans = extended[: SPATIAL_CANDIDATES * 2]
     for plan, _ in plans[:SPATIAL_CANDIDATES]:
