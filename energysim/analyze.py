@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from energysim.analysis.accesses import AccessCounts, count_accesses
+from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
@@ -26,7 +27,10 @@ def _count(
     layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy
 ) -> tuple[AccessCounts, dict[str, Any]]:
     assert layer.loop_bounds is not None
-    return count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs), {}
+    try:
+        return count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs), {}
+    except EnergySimError as error:  # a tile too large to count: say which layer
+        raise EnergySimError(f"layer {layer.name} on {machine.name}: {error}") from error
 
 
 def _no_columns(layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:

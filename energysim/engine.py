@@ -135,7 +135,7 @@ class LayerEngine:
         self.stats = {level.name: PortStats() for level in self.levels}
         self.trace: list[tuple[float, float, str, str, str, float]] = []
         self.counts = AccessCounts(
-            macs=plan.macs, padded_macs=plan.nest.padded_macs, time_steps=plan.nest.time_steps
+            macs=plan.macs, mapped_macs=plan.nest.mapped_macs, time_steps=plan.nest.time_steps
         )
         self.steps: list[Step] = steps(plan, max_steps)
         self._flow_bytes: dict[Flow, float] = {}

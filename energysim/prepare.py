@@ -166,7 +166,7 @@ def evaluate(
         if bounds is None or layer_mapping is None:
             rows += _streamed_rows(layer, machine)
             layer_rows.append(
-                {**_layer_row(layer, 0, layer.elements("outputs"), 0), **stream_layer(layer, machine)}
+                {**_layer_row(layer, 0, 0, layer.elements("outputs")), **stream_layer(layer, machine)}
             )
             continue
         used[layer.name] = layer_mapping
@@ -174,7 +174,7 @@ def evaluate(
         counts, extra = count_layer(layer, layer_mapping, machine)
         rows += price(counts, layer, machine)
         output_elements = tile_elements(nest, bounds, 0, "outputs")
-        layer_rows.append({**_layer_row(layer, counts.padded_macs, output_elements, bounds.macs), **extra})
+        layer_rows.append({**_layer_row(layer, bounds.macs, counts.mapped_macs, output_elements), **extra})
     accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
     summary = pd.DataFrame(layer_rows)
     outer = machine.outermost.name
@@ -217,13 +217,20 @@ def add_layer_energy(accesses: pd.DataFrame, summary: pd.DataFrame, unit: str) -
     summary["energy_unit"] = unit
 
 
-def _layer_row(layer: LayerBase, padded_macs: int, output_elements: int, nest_macs: int) -> dict[str, Any]:
-    """Summary of one layer; utilisation is the share of issued MACs that are real work."""
+def _layer_row(layer: LayerBase, nest_macs: int, mapped_macs: int, output_elements: int) -> dict[str, Any]:
+    """Summary of one layer, its MACs counted three ways so that each column says what it counts.
+
+    ``macs`` is the layer's (bias adds included), ``nest_macs`` the loop nest's
+    (no bias adds), ``mapped_macs`` the MAC slots the mapping issues (the nest
+    padded to the mapping's factors, gated slots included); ``utilisation`` is
+    ``nest_macs / mapped_macs``, the share of issued slots that do real work.
+    """
     return {
         "layer": layer.name,
         "type": getattr(layer, "type", ""),
         "macs": layer.macs,
-        "padded_macs": padded_macs,
-        "utilisation": nest_macs / padded_macs if padded_macs else float("nan"),
+        "nest_macs": nest_macs,
+        "mapped_macs": mapped_macs,
+        "utilisation": nest_macs / mapped_macs if mapped_macs else float("nan"),
         "output_elements": output_elements,
     }

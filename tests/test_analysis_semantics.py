@@ -97,11 +97,26 @@ def test_imperfect_factors_compute_a_padded_layer() -> None:
     )
     result = es.analyze(layer, _two_level(), mapping=mapping)
     summary = result.layers.iloc[0]
-    assert summary["macs"] == 20
-    assert summary["padded_macs"] == 24
+    assert summary["macs"] == summary["nest_macs"] == 4 * 5  # no bias: the layer's MACs are the nest's
+    assert summary["mapped_macs"] == 4 * 2 * 3
     assert summary["utilisation"] == pytest.approx(5 / 6)
     assert result.count("PE", "none", "mac") == 20
     assert result.count("Outer", "weights", "read") == 24  # the padding moves as zeros
+
+
+def test_bias_adds_count_in_macs_not_in_the_nest() -> None:
+    """A bias adds one accumulate per output: macs = nest + bias adds, mapped_macs >= nest_macs."""
+    layer = es.Network.model_validate(
+        {"version": 1, "name": "n", "layers": [{"name": "fc", "type": "fc", "C": 4, "M": 5, "bias": True}]}
+    ).layers[0]
+    mapping = Mapping(
+        (LevelMapping("Outer", (Loop("M", 2),)), LevelMapping("Inner", (Loop("M", 3), Loop("C", 4))))
+    )
+    summary = es.analyze(layer, _two_level(), mapping=mapping).layers.iloc[0]
+    assert summary["macs"] == 4 * 5 + 5  # 20 products and 5 bias adds
+    assert summary["nest_macs"] == 4 * 5
+    assert summary["mapped_macs"] == 2 * 3 * 4  # M padded from 5 to 6
+    assert summary["utilisation"] == pytest.approx(20 / 24)
 
 
 def test_multicast_reads_once_for_all_receivers() -> None:

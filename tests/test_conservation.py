@@ -52,7 +52,8 @@ def test_every_mac_is_done_once(result: es.Result) -> None:
         issued = math.prod(
             loop.factor for level in mapping.levels for loop in (*level.temporal, *level.spatial)
         )
-        assert summary.loc[layer.name, "padded_macs"] == issued >= bounds.macs
+        assert summary.loc[layer.name, "mapped_macs"] == issued >= bounds.macs
+        assert summary.loc[layer.name, "nest_macs"] == bounds.macs
         for dim, bound in bounds.sizes.items():
             assert mapping.factor(dim) >= bound
     macs = result.accesses[result.accesses["action"] == "mac"].groupby("layer")["count"].sum()

@@ -32,8 +32,8 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     # Every issued MAC is computed once: bursts x MACs per burst x PEs = the padded nest's MACs.
     compute = simulated.hierarchy.compute
     for row in simulated.layers.itertuples(index=False):
-        if row.padded_macs and not compute.systolic:
-            assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.padded_macs
+        if row.mapped_macs and not compute.systolic:
+            assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.mapped_macs
         # Every cycle is compute, stall, stream wait or drain.
         parts = (row.compute_cycles, row.stall_cycles, row.stream_wait_cycles, row.drain_cycles)
         assert min(parts) >= 0

@@ -82,7 +82,7 @@ def assert_agrees(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy) ->
     assert analytic_transfers == transfers, f"transfers differ{context}"
     factors = [loop.factor for level in mapping.levels for loop in (*level.temporal, *level.spatial)]
     temporal = [loop.factor for level in mapping.levels for loop in level.temporal]
-    assert result.padded_macs == math.prod(factors)
+    assert result.mapped_macs == math.prod(factors)
     assert result.time_steps == math.prod(temporal)
     assert result.macs == bounds.macs
 

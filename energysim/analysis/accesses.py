@@ -66,16 +66,16 @@ from dataclasses import dataclass, field
 from energysim.analysis.tiles import (
     RELEVANT_DIMS,
     Axis,
-    BaseSet,
+    AxisTile,
     Nest,
     Position,
     Transition,
-    axis_base,
-    axis_offset,
-    base_size,
-    child_offsets,
+    axis_shift,
+    axis_tile,
+    distinct_offsets,
     overlap_after_shift,
     tensor_axes,
+    tile_size,
     transitions,
     union_and_good,
 )
@@ -128,7 +128,7 @@ class AccessCounts:
     counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
     transfers: dict[tuple[str, Tensor], int] = field(default_factory=lambda: defaultdict(int))
     macs: int = 0
-    padded_macs: int = 0
+    mapped_macs: int = 0
     time_steps: int = 0
 
     def get(self, level: str, tensor: Tensor, action: Action) -> int:
@@ -167,7 +167,7 @@ class AccessPlan:
     def totals(self) -> AccessCounts:
         """All counts of the layer."""
         result = AccessCounts(
-            macs=self.macs, padded_macs=self.nest.padded_macs, time_steps=self.nest.time_steps
+            macs=self.macs, mapped_macs=self.nest.mapped_macs, time_steps=self.nest.time_steps
         )
         result.add(self.start, 1)
         for key, bucket in self.steps.items():
@@ -259,10 +259,12 @@ class _Planner:
     def _chain(self, tensor: Tensor) -> list[int]:
         return [index for index, level in enumerate(self.mapping.levels) if level.keeps_tensor(tensor)]
 
-    def _bases(self, axes: tuple[Axis, ...], level: int) -> tuple[list[BaseSet], int]:
-        """Per-axis coordinate sets of one tile of ``level``, and the tile's size."""
-        bases = [axis_base(axis, self.nest, level) for axis in axes]
-        return bases, _product([base_size(base) for base in bases])
+    def _tiles(
+        self, axes: tuple[Axis, ...], level: int, spatial: tuple[Position, ...] = ()
+    ) -> tuple[list[AxisTile], int]:
+        """Per-axis tiles of ``level`` (with the children ``spatial`` places), and the tile's size."""
+        tiles = [axis_tile(axis, self.nest, level, spatial) for axis in axes]
+        return tiles, _product([tile_size(tile) for tile in tiles])
 
     # -- weights and inputs -----------------------------------------------------------------------
 
@@ -270,20 +272,17 @@ class _Planner:
         axes = tensor_axes(tensor, self.bounds)
         chain = self._chain(tensor)
         for parent, child in itertools.pairwise(chain):
-            bases, size = self._bases(axes, child)
+            tiles, size = self._tiles(axes, child, self.nest.spatial_between(parent, child))
             instances, parents = self.nest.instances_used(child), self.nest.instances_used(parent)
             multicast = self._multicasts(parent, child)
-            offsets = [child_offsets(axis, self.nest.spatial_between(parent, child)) for axis in axes]
-            first_distinct = _product(
-                [union_and_good(b, c, 0)[0] for b, c in zip(bases, offsets, strict=True)]
-            )
+            first_distinct = _product([union_and_good(tile, (0,) * len(tile))[0] for tile in tiles])
             self._fill(
                 self.plan.start, parent, child, tensor, size * instances, first_distinct * parents, multicast
             )
             for change in transitions(self.nest, child):
-                shift = [axis_offset(axis, change.dim_offsets) for axis in axes]
-                kept = _product([overlap_after_shift(b, o) for b, o in zip(bases, shift, strict=True)])
-                pairs = [union_and_good(b, c, o) for b, c, o in zip(bases, offsets, shift, strict=True)]
+                shift = [axis_shift(axis, change.dim_offsets) for axis in axes]
+                kept = _product([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
+                pairs = [union_and_good(t, o) for t, o in zip(tiles, shift, strict=True)]
                 distinct = _product([a for a, _ in pairs]) - _product([g for _, g in pairs])
                 for bucket in self._step_buckets(change):
                     self._fill(
@@ -319,7 +318,7 @@ class _Planner:
     def _operand_reads(self, level: int, tensor: Tensor, axes: tuple[Axis, ...]) -> None:
         below = self.nest.spatial_between(level, self.last)
         pes = _product([p.factor for p in below])
-        distinct = _product([len(child_offsets(axis, below)) for axis in axes])
+        distinct = _product([distinct_offsets(axis_tile(axis, self.nest, self.last, below)) for axis in axes])
         per_step = distinct if self._multicasts(level, self.last) else pes
         steps = self.nest.time_steps * self.nest.instances_used(level)
         burst = self.plan.burst
@@ -339,7 +338,7 @@ class _Planner:
         innermost = chain[-1]
         for position, level in enumerate(chain):
             parent = chain[position - 1] if position else None
-            bases, size = self._bases(axes, level)
+            tiles, size = self._tiles(axes, level)
             instances = self.nest.instances_used(level)
             designated = instances // self._irrelevant_product(self.nest.spatial_between(0, level))
             reduce = (
@@ -352,8 +351,8 @@ class _Planner:
             if parent is not None:
                 self._drain(self.plan.end, parent, level, instances * size, reduce)
             for change in transitions(self.nest, level):
-                shift = [axis_offset(axis, change.dim_offsets) for axis in axes]
-                new = size - _product([overlap_after_shift(b, o) for b, o in zip(bases, shift, strict=True)])
+                shift = [axis_shift(axis, change.dim_offsets) for axis in axes]
+                new = size - _product([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
                 for fresh in (True, False):
                     bucket = self.plan.steps[(change.position.index, fresh)]
                     filled = 0 if fresh else designated * new

@@ -13,7 +13,6 @@ gated and cost nothing). The energy is in the hierarchy's ``energy_unit``
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from energysim.analysis.accesses import AccessCounts
@@ -38,21 +37,23 @@ def accesses_for(level: Level, bits: int, elements: int) -> int:
     """
     block = level.block_bits
     if bits > block:
-        return elements * math.ceil(bits / block)
-    return math.ceil(elements / (block // bits))
+        return elements * -(-bits // block)
+    return -(-elements // (block // bits))  # integers throughout: exact past 2^53, never overflows
 
 
 def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any]]:
     """One row per (level, tensor, action) with count, accesses and energy (``hierarchy.energy_unit``)."""
     rows: list[dict[str, Any]] = []
     levels = {level.name: level for level in hierarchy.levels}
-    for level in hierarchy.levels:
-        for (name, tensor, action), count in sorted(counts.counts.items()):
-            if name != level.name or count == 0:
-                continue
-            accesses = accesses_for(level, layer.bits(tensor), count)
-            energy = level.read_energy_pj if action == "read" else level.write_energy_pj
-            rows.append(access_row(layer.name, name, tensor, action, count, accesses, accesses * energy))
+    order = {level.name: index for index, level in enumerate(hierarchy.levels)}
+    for key, count in sorted(counts.counts.items(), key=lambda item: (order.get(item[0][0], -1), item[0])):
+        name, tensor, action = key
+        if name not in levels or count == 0:
+            continue
+        level = levels[name]
+        accesses = accesses_for(level, layer.bits(tensor), count)
+        energy = level.read_energy_pj if action == "read" else level.write_energy_pj
+        rows.append(access_row(layer.name, name, tensor, action, count, accesses, accesses * energy))
     for (name, tensor), count in sorted(counts.transfers.items()):
         network = levels[name].network
         if network is None or count == 0:

@@ -15,17 +15,23 @@ factor into one-dimensional questions, answered here exactly:
 With ``A`` and ``G`` per axis, the distinct new data that a parent must read
 for all its children at one step is ``prod|A| - prod|G|`` (the product structure of
 the children makes that exact; see :mod:`energysim.analysis.accesses`).
+
+None of these enumerates indices: one-dimensional axes are closed forms, and
+an input axis is either a product of two of them or a short list of intervals
+(see "one axis of a tile" below). The cost follows the number of loops, not
+their factors: a factor of 2^31 costs what a factor of 2 does.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from energysim.errors import EnergySimError
 from energysim.model.base import Tensor
 from energysim.model.layers import LoopBounds
+from energysim.model.limits import MAX_TILE_INTERVALS
 from energysim.model.mapping import Mapping
 
 #: Which loop dimensions index each tensor (the others leave it unchanged).
@@ -87,6 +93,10 @@ class Nest:
             positions.append(Position(level_index, spatial, dim, factor, stride, index))
             inner_product[dim] = stride * factor
         self.positions: tuple[Position, ...] = tuple(reversed(positions))
+        self._instances = [1]
+        for level_index in range(self.levels):
+            fanout = math.prod(p.factor for p in self.positions if p.spatial and p.level == level_index)
+            self._instances.append(self._instances[-1] * fanout)
 
     def extent(self, level: int, dim: str) -> int:
         """Extent of ``dim`` in the tile of ``level`` (its loops and all inside them)."""
@@ -106,7 +116,7 @@ class Nest:
 
     def instances_used(self, level: int) -> int:
         """Instances of ``level`` that the mapping uses."""
-        return math.prod(p.factor for p in self.spatial_between(0, level))
+        return self._instances[min(level, self.levels)]
 
     @property
     def time_steps(self) -> int:
@@ -114,7 +124,7 @@ class Nest:
         return math.prod(p.factor for p in self.positions if not p.spatial)
 
     @property
-    def padded_macs(self) -> int:
+    def mapped_macs(self) -> int:
         """MACs of the padded nest (every point, padding included)."""
         return math.prod(p.factor for p in self.positions)
 
@@ -146,102 +156,279 @@ def transitions(nest: Nest, level: int) -> list[Transition]:
     return result
 
 
-def axis_offset(axis: Axis, dim_offsets: dict[str, int]) -> int:
-    """The shift of an axis coordinate for given shifts of the dimensions."""
-    return sum(coefficient * dim_offsets.get(dim, 0) for dim, coefficient in axis)
+# --- one axis of a tile and of its spatial children ---------------------------------------------
+# An axis is one or two terms ``coefficient x index``. A term's tile covers the indices
+# ``[0, extent)``; the spatial loops of its dimension place the children at index offsets
+# ``sum_k i_k * stride_k`` (``i_k < factor_k``). Each stride is the product of the factors of
+# the loops inside it, the tile's extent included, so the offsets are a mixed-radix number:
+# all distinct and at least ``extent`` apart. That makes one-term axes closed forms, and a
+# two-term axis (an input row ``p * stride + r * dilation``) a product of two one-term axes
+# wherever the map ``(p, r) -> p * stride + r * dilation`` is one-to-one on the points
+# involved. Only the rest (sliding windows, irregular stride and dilation) is computed on
+# explicit sorted intervals, built progression by progression, so that a window sliding by
+# one over a billion rows is still one interval.
 
 
-# --- one-dimensional sets ------------------------------------------------------------------------
-# A base set is ("interval", n) for {0 .. n-1} or ("points", sorted tuple) otherwise.
+@dataclass(frozen=True)
+class Term:
+    """One dimension of an axis: the tile's extent in it and the children's spatial loops.
 
-BaseSet = tuple[str, int | tuple[int, ...]]
+    ``digits`` holds ``(stride, factor)`` per spatial loop of the dimension, in
+    index units of the dimension (not yet multiplied by ``coefficient``).
+    """
 
+    coefficient: int
+    extent: int
+    digits: tuple[tuple[int, int], ...] = ()
 
-def axis_base(axis: Axis, nest: Nest, level: int) -> BaseSet:
-    """The set of coordinates along ``axis`` of one tile of ``level``."""
-    if len(axis) == 1:
-        return ("interval", nest.extent(level, axis[0][0]))
-    (dim_a, coef_a), (dim_b, coef_b) = axis
-    extent_a, extent_b = nest.extent(level, dim_a), nest.extent(level, dim_b)
-    return _sum_set(extent_a, coef_a, extent_b, coef_b)
+    @property
+    def children(self) -> int:
+        """Distinct child offsets along this dimension."""
+        return math.prod(factor for _stride, factor in self.digits)
 
-
-@lru_cache(maxsize=65536)
-def _sum_set(extent_a: int, coef_a: int, extent_b: int, coef_b: int) -> BaseSet:
-    points = {a * coef_a + b * coef_b for a in range(extent_a) for b in range(extent_b)}
-    span = max(points) + 1
-    if len(points) == span:
-        return ("interval", span)
-    return ("points", tuple(sorted(points)))
-
-
-def child_offsets(axis: Axis, spatial: tuple[Position, ...]) -> tuple[int, ...]:
-    """Distinct coordinate offsets of the spatial children along ``axis``."""
-    coefficient = dict(axis)
-    ranges = [
-        [index * p.stride * coefficient[p.dim] for index in range(p.factor)]
-        for p in spatial
-        if p.dim in coefficient
-    ]
-    return tuple(sorted({sum(combo) for combo in itertools.product(*ranges)}))
+    @property
+    def reach(self) -> int:
+        """Largest index that some child's tile covers (the first tile starts at 0)."""
+        return self.extent - 1 + sum((factor - 1) * stride for stride, factor in self.digits)
 
 
-def base_size(base: BaseSet) -> int:
-    """Number of coordinates in a base set."""
-    _kind, value = base
-    return value if isinstance(value, int) else len(value)
+#: One axis of a tile of one level, with the spatial children below a parent.
+AxisTile = tuple[Term, ...]
+
+
+def axis_tile(axis: Axis, nest: Nest, level: int, spatial: tuple[Position, ...] = ()) -> AxisTile:
+    """The tile of ``level`` along ``axis``, with the children that ``spatial`` places."""
+    return tuple(
+        Term(
+            coefficient,
+            nest.extent(level, dim),
+            tuple((p.stride, p.factor) for p in spatial if p.dim == dim),
+        )
+        for dim, coefficient in axis
+    )
+
+
+def axis_shift(axis: Axis, dim_offsets: dict[str, int]) -> tuple[int, ...]:
+    """The shift of each term's index when the dimensions shift by ``dim_offsets``."""
+    return tuple(dim_offsets.get(dim, 0) for dim, _coefficient in axis)
+
+
+def tile_size(tile: AxisTile) -> int:
+    """``|B|``: coordinates of one tile along the axis."""
+    if len(tile) == 1:
+        return tile[0].extent
+    first, second = _two_terms(tile)
+    return window_size(first.coefficient, first.extent, second.coefficient, second.extent)
+
+
+def window_size(step_a: int, extent_a: int, step_b: int, extent_b: int) -> int:
+    """``|{step_a x p + step_b x r : p < extent_a, r < extent_b}|``, in constant time.
+
+    With the steps divided by their gcd, two index pairs give one coordinate
+    exactly when they differ by a multiple of ``(step_b, -step_a)``; counting
+    each coordinate at its pair of least ``p`` leaves
+    ``extent_a x extent_b - max(0, extent_a - step_b) x max(0, extent_b - step_a)``.
+    """
+    unit = math.gcd(step_a, step_b)
+    step_a, step_b = step_a // unit, step_b // unit
+    return extent_a * extent_b - max(0, extent_a - step_b) * max(0, extent_b - step_a)
 
 
 @lru_cache(maxsize=262144)
-def overlap_after_shift(base: BaseSet, offset: int) -> int:
-    """``|B & (B + offset)|``."""
-    _kind, value = base
-    if isinstance(value, int):
-        return max(0, value - abs(offset))
-    points = set(value)
-    return sum(1 for point in value if point + offset in points)
-
-
-def _merged_length(intervals: list[tuple[int, int]]) -> int:
-    total, current_start, current_end = 0, None, None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None and current_start is not None:
-                total += current_end - current_start
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None and current_start is not None:
-        total += current_end - current_start
-    return total
+def overlap_after_shift(tile: AxisTile, shift: tuple[int, ...]) -> int:
+    """``|B & (B + o)|``: how much of a tile survives a shift of its indices by ``shift``."""
+    if not any(shift):
+        return tile_size(tile)
+    if _separable(tile, shift, children=False):
+        return math.prod(max(0, term.extent - abs(move)) for term, move in zip(tile, shift, strict=True))
+    base, offset = _explicit_base(tile), _coordinate(tile, shift)
+    return _intersection_size(base, _shifted(base, offset))
 
 
 @lru_cache(maxsize=262144)
-def union_and_good(base: BaseSet, offsets: tuple[int, ...], shift: int) -> tuple[int, int]:
-    """``(|A|, |G|)`` for children at ``offsets`` whose tiles shift by ``shift``.
+def union_and_good(tile: AxisTile, shift: tuple[int, ...]) -> tuple[int, int]:
+    """``(|A|, |G|)`` for the children of ``tile`` whose tiles shift by ``shift``.
 
-    ``A = union_c (B + c + shift)`` is what the children hold after the shift;
+    ``A = union_c (B + c + o)`` is what the children hold after the shift;
     ``G`` is the part of ``A`` that every child needing it already held.
     """
-    _kind, value = base
-    if isinstance(value, int):
-        length = value
-        union = _merged_length([(c, c + length) for c in offsets])
-        if shift == 0:
-            return union, union
-        if abs(shift) >= length:
-            arriving = [(c + shift, c + shift + length) for c in offsets]
-        elif shift > 0:
-            arriving = [(c + length, c + length + shift) for c in offsets]
+    if not any(shift) and not any(term.digits for term in tile):
+        return tile_size(tile), tile_size(tile)
+    if _separable(tile, shift, children=True):
+        union = good = 1
+        for term, move in zip(tile, shift, strict=True):
+            held = term.extent * term.children
+            union *= held
+            good *= held - min(abs(move), term.extent) * term.children
+        return union, good
+    base, offset = _explicit_base(tile), _coordinate(tile, shift)
+    places = _child_progressions(tile)
+    union = _sum_measure(base, places)
+    arriving = _difference(_shifted(base, offset), base)
+    return union, union - _sum_measure(arriving, places)
+
+
+def distinct_offsets(tile: AxisTile) -> int:
+    """Distinct coordinates at which the children's tiles start (``|C|``)."""
+    return union_and_good(tuple(Term(t.coefficient, 1, t.digits) for t in tile), (0,) * len(tile))[0]
+
+
+def _two_terms(tile: AxisTile) -> tuple[Term, Term]:
+    if len(tile) != 2:
+        raise ValueError(f"an axis has one or two terms, not {len(tile)}")
+    return tile[0], tile[1]
+
+
+def _separable(tile: AxisTile, shift: tuple[int, ...], children: bool) -> bool:
+    """True if ``(p, r) -> a p + b r`` is one-to-one on every point involved.
+
+    Two index pairs meet only if they differ by ``k (b, -a)`` (``a``, ``b``
+    divided by their gcd, ``k != 0``): never if the pairs involved span fewer
+    than ``b`` values of ``p`` or fewer than ``a`` of ``r``. Then each set is
+    the product of its one-dimensional parts, and every count a product.
+    """
+    if len(tile) == 1:
+        return True
+    first, second = _two_terms(tile)
+    unit = math.gcd(first.coefficient, second.coefficient)
+    widths = [
+        (term.reach if children else term.extent - 1) + abs(move)
+        for term, move in zip(tile, shift, strict=True)
+    ]
+    return widths[0] < second.coefficient // unit or widths[1] < first.coefficient // unit
+
+
+# --- explicit sorted intervals (only where the two terms of an axis overlap) ----------------------
+
+Intervals = tuple[tuple[int, int], ...]
+#: An arithmetic progression ``{0, step, ..., (count - 1) x step}``.
+Progression = tuple[int, int]
+
+
+def _units(tile: AxisTile) -> list[int]:
+    """The terms' coefficients divided by their gcd (counts do not change)."""
+    unit = math.gcd(*(term.coefficient for term in tile))
+    return [term.coefficient // unit for term in tile]
+
+
+def _coordinate(tile: AxisTile, shift: tuple[int, ...]) -> int:
+    return sum(step * move for step, move in zip(_units(tile), shift, strict=True))
+
+
+def _explicit_base(tile: AxisTile) -> Intervals:
+    """``B`` as sorted disjoint intervals."""
+    steps = _units(tile)
+    return _sum_with(((0, 1),), [(step, term.extent) for step, term in zip(steps, tile, strict=True)])
+
+
+def _child_progressions(tile: AxisTile) -> list[Progression]:
+    steps = _units(tile)
+    return [
+        (step * stride, factor)
+        for step, term in zip(steps, tile, strict=True)
+        for stride, factor in term.digits
+        if factor > 1
+    ]
+
+
+def _sum_with(intervals: Intervals, progressions: list[Progression]) -> Intervals:
+    """The Minkowski sum of ``intervals`` and the progressions, smallest step first."""
+    for step, count in sorted(progressions):
+        intervals = _add_progression(intervals, step, count)
+    return intervals
+
+
+def _sum_measure(intervals: Intervals, progressions: list[Progression]) -> int:
+    """``|intervals + progressions|``, multiplying instead of copying where copies cannot meet.
+
+    Once a progression's step is at least the span of what is built so far, and
+    each later one's step at least the span before it, every copy is disjoint
+    (children of one dimension, a comb of a billion teeth): the size is a product.
+    """
+    ordered = sorted(progressions)
+    for index, (step, count) in enumerate(ordered):
+        if _nested(ordered[index:], intervals[-1][1] - intervals[0][0] if intervals else 0):
+            return _measure(intervals) * math.prod(count for _step, count in ordered[index:])
+        intervals = _add_progression(intervals, step, count)
+    return _measure(intervals)
+
+
+def _nested(progressions: list[Progression], span: int) -> bool:
+    for step, count in progressions:
+        if step < span:
+            return False
+        span += (count - 1) * step
+    return True
+
+
+def _add_progression(intervals: Intervals, step: int, count: int) -> Intervals:
+    if count == 1 or not intervals:
+        return intervals
+    if len(intervals) == 1 and step <= intervals[0][1] - intervals[0][0]:
+        start, end = intervals[0]
+        return ((start, end + (count - 1) * step),)
+    if len(intervals) * count > MAX_TILE_INTERVALS:
+        raise EnergySimError(
+            f"too large: a tile's input rows or columns overlap irregularly (stride and dilation "
+            f"without common structure) over {len(intervals) * count} intervals, more than the "
+            f"limit of {MAX_TILE_INTERVALS} (limits.MAX_TILE_INTERVALS); use a smaller layer or tile"
+        )
+    copies = [(start + k * step, end + k * step) for k in range(count) for start, end in intervals]
+    if step < intervals[-1][1] - intervals[0][0]:
+        copies.sort()
+    return _merged(copies)
+
+
+def _merged(intervals: list[tuple[int, int]]) -> Intervals:
+    """Sorted intervals with the overlapping and touching ones joined."""
+    result: list[tuple[int, int]] = []
+    for start, end in intervals:
+        if result and start <= result[-1][1]:
+            if end > result[-1][1]:
+                result[-1] = (result[-1][0], end)
         else:
-            arriving = [(c + shift, c) for c in offsets]
-        return union, union - _merged_length(arriving)
-    points = value
-    new = {point + c + shift for c in offsets for point in points}
-    if shift == 0:
-        return len(new), len(new)
-    fresh: set[int] = set()
-    point_set = set(points)
-    for c in offsets:
-        fresh.update(point + c + shift for point in points if point + shift not in point_set)
-    return len(new), len(new) - len(fresh)
+            result.append((start, end))
+    return tuple(result)
+
+
+def _shifted(intervals: Intervals, offset: int) -> Intervals:
+    return tuple((start + offset, end + offset) for start, end in intervals)
+
+
+def _measure(intervals: Intervals) -> int:
+    return sum(end - start for start, end in intervals)
+
+
+def _intersection(first: Intervals, second: Intervals) -> Intervals:
+    result, i, j = [], 0, 0
+    while i < len(first) and j < len(second):
+        start, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if start < end:
+            result.append((start, end))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(result)
+
+
+def _intersection_size(first: Intervals, second: Intervals) -> int:
+    return _measure(_intersection(first, second))
+
+
+def _difference(first: Intervals, second: Intervals) -> Intervals:
+    """``first - second``, both sorted and disjoint."""
+    result: list[tuple[int, int]] = []
+    j = 0
+    for start, end in first:
+        while j < len(second) and second[j][1] <= start:
+            j += 1
+        k, cursor = j, start
+        while k < len(second) and second[k][0] < end:
+            if second[k][0] > cursor:
+                result.append((cursor, second[k][0]))
+            cursor = max(cursor, second[k][1])
+            k += 1
+        if cursor < end:
+            result.append((cursor, end))
+    return tuple(result)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 
-from energysim.analysis.tiles import Nest, axis_base, base_size, tensor_axes
+from energysim.analysis.tiles import Nest, window_size
 from energysim.errors import EnergySimError
 from energysim.model.base import TENSORS, Tensor
-from energysim.model.hierarchy import Hierarchy
+from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import DIMENSIONS, LayerBase, LoopBounds
+from energysim.model.limits import MAX_DIMENSION, MAX_LAYER_MACS
 from energysim.model.mapping import Mapping
 
 
@@ -27,42 +28,105 @@ def fanout(hierarchy: Hierarchy, level_index: int) -> int:
     return below // levels[level_index].instances
 
 
+def tile_extents(nest: Nest, level_index: int) -> dict[str, int]:
+    """Extent of every loop dimension in one tile of level ``level_index``."""
+    return {dim: nest.extent(level_index, dim) for dim in DIMENSIONS}
+
+
+def elements_of_tile(bounds: LoopBounds, extents: dict[str, int], tensor: Tensor) -> int:
+    """Elements of ``tensor`` in a tile with the given dimension extents (padding included)."""
+    if tensor == "weights":
+        return extents["G"] * extents["M"] * extents["C"] * extents["R"] * extents["S"]
+    if tensor == "outputs":
+        return extents["G"] * extents["N"] * extents["M"] * extents["P"] * extents["Q"]
+    (stride_h, stride_w), (dilation_h, dilation_w) = bounds.stride, bounds.dilation
+    rows = window_size(stride_h, extents["P"], dilation_h, extents["R"])
+    cols = window_size(stride_w, extents["Q"], dilation_w, extents["S"])
+    return extents["N"] * extents["G"] * extents["C"] * rows * cols
+
+
 def tile_elements(nest: Nest, bounds: LoopBounds, level_index: int, tensor: Tensor) -> int:
     """Elements of ``tensor`` in one tile of level ``level_index`` (padding included)."""
-    return math.prod(base_size(axis_base(axis, nest, level_index)) for axis in tensor_axes(tensor, bounds))
+    return elements_of_tile(bounds, tile_extents(nest, level_index), tensor)
+
+
+def bytes_of(elements: int, bits: int) -> int:
+    """Whole bytes that ``elements`` of ``bits`` each occupy (exact integers, no float)."""
+    return -(-elements * bits // 8)
 
 
 def tile_bytes(nest: Nest, layer: LayerBase, level_index: int, tensor: Tensor) -> int:
     """Bytes of one tile of ``tensor`` at a level, at the layer's precision."""
     assert layer.loop_bounds is not None
-    return math.ceil(tile_elements(nest, layer.loop_bounds, level_index, tensor) * layer.bits(tensor) / 8)
+    return bytes_of(tile_elements(nest, layer.loop_bounds, level_index, tensor), layer.bits(tensor))
+
+
+def level_capacity_problems(
+    level: Level, keeps: tuple[Tensor, ...], layer: LayerBase, extents: dict[str, int]
+) -> list[str]:
+    """Tiles with the given extents that do not fit ``level`` (keeping ``keeps``), one message each."""
+    bounds = layer.loop_bounds
+    assert bounds is not None
+    if level.unbounded:
+        return []
+    copies = 2 if level.double_buffered else 1
+    buffering = " (double-buffered)" if copies == 2 else ""
+    needed = {
+        tensor: copies * bytes_of(elements_of_tile(bounds, extents, tensor), layer.bits(tensor))
+        for tensor in keeps
+    }
+    if isinstance(level.size_bytes, int):
+        total = sum(needed.values())
+        if total <= level.size_bytes:
+            return []
+        parts = ", ".join(f"{tensor} {size} B" for tensor, size in needed.items())
+        return [
+            f"level {level.name}: tiles need {total} bytes{buffering} ({parts}), "
+            f"the level has {level.size_bytes}"
+        ]
+    problems = []
+    for tensor, size in needed.items():
+        available = level.capacity_bytes(tensor) or 0
+        if size > available:
+            problems.append(
+                f"level {level.name}, tensor {tensor}: tile needs {size} bytes{buffering}, "
+                f"the level has {available} for {tensor}"
+            )
+    return problems
 
 
 def capacity_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, nest: Nest) -> list[str]:
     """Tiles that do not fit their level, one message each."""
     problems = []
     for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
-        if level.unbounded:
-            continue
-        copies = 2 if level.double_buffered else 1
-        buffering = " (double-buffered)" if copies == 2 else ""
-        needed = {tensor: copies * tile_bytes(nest, layer, index, tensor) for tensor in spec.keeps}
-        if isinstance(level.size_bytes, int):
-            total = sum(needed.values())
-            if total > level.size_bytes:
-                parts = ", ".join(f"{tensor} {size} B" for tensor, size in needed.items())
+        problems += level_capacity_problems(level, spec.keeps, layer, tile_extents(nest, index))
+    return problems
+
+
+def size_problems(mapping: Mapping) -> list[str]:
+    """Factors and padded nests too large to count exactly (limits.py), naming the level."""
+    problems = []
+    for spec in mapping.levels:
+        for loop in (*spec.temporal, *spec.spatial):
+            if loop.factor > MAX_DIMENSION:
                 problems.append(
-                    f"level {level.name}: tiles need {total} bytes{buffering} ({parts}), "
-                    f"the level has {level.size_bytes}"
+                    f"level {spec.level}: loop {loop.dim}{loop.factor} is too large: a factor may be at "
+                    f"most {MAX_DIMENSION} (2^31, limits.MAX_DIMENSION)"
                 )
-            continue
-        for tensor, size in needed.items():
-            available = level.capacity_bytes(tensor) or 0
-            if size > available:
-                problems.append(
-                    f"level {level.name}, tensor {tensor}: tile needs {size} bytes{buffering}, "
-                    f"the level has {available} for {tensor}"
-                )
+    mapped_macs = math.prod(
+        loop.factor for spec in mapping.levels for loop in (*spec.temporal, *spec.spatial)
+    )
+    if not problems and mapped_macs > MAX_LAYER_MACS:
+        per_level = {
+            spec.level: math.prod(loop.factor for loop in (*spec.temporal, *spec.spatial))
+            for spec in mapping.levels
+        }
+        largest = max(per_level, key=lambda name: per_level[name])
+        problems.append(
+            f"too large: the mapping's factors multiply to {mapped_macs} MAC slots (the loop nest padded "
+            f"by the mapping), more than {MAX_LAYER_MACS} (2^53, limits.MAX_LAYER_MACS); level {largest} "
+            f"alone multiplies to {per_level[largest]}"
+        )
     return problems
 
 
@@ -74,7 +138,7 @@ def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy)
         return [
             f"levels: the mapping names {given}, the hierarchy {hierarchy.name} has {names} (outermost first)"
         ]
-    problems = []
+    problems = size_problems(mapping)
     bounds = layer.loop_bounds
     assert bounds is not None
     for dim in DIMENSIONS:

@@ -26,14 +26,22 @@ mapping.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from energysim.analysis.accesses import count_accesses
 from energysim.analysis.energy import price
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
-from energysim.mapping.check import capacity_problems, check_mapping, fanout, structure_problems
+from energysim.mapping.check import (
+    capacity_problems,
+    check_mapping,
+    fanout,
+    level_capacity_problems,
+    structure_problems,
+)
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LayerBase
@@ -86,20 +94,44 @@ def get_dataflow(name: str) -> DataflowRules:
         raise EnergySimError(f"unknown dataflow {name!r}; known: {', '.join(DATAFLOWS)}") from None
 
 
-def _divisors(value: int) -> list[int]:
-    return [d for d in range(1, value + 1) if value % d == 0]
+@lru_cache(maxsize=4096)
+def _prime_factors(value: int) -> tuple[int, ...]:
+    """Prime factors of ``value`` with multiplicity, ascending.
 
-
-def _prime_factors(value: int) -> list[int]:
-    factors, candidate = [], 2
+    Trial division up to the square root: at most ~46,000 steps for a bound
+    of 2^31 (a large prime is the worst case), whatever the value's size in digits.
+    """
+    factors: list[int] = []
+    while value % 2 == 0 and value > 1:
+        factors.append(2)
+        value //= 2
+    candidate = 3
     while candidate * candidate <= value:
         while value % candidate == 0:
             factors.append(candidate)
             value //= candidate
-        candidate += 1
+        candidate += 2
     if value > 1:
         factors.append(value)
-    return factors
+    return tuple(factors)
+
+
+@lru_cache(maxsize=4096)
+def _divisors(value: int) -> tuple[int, ...]:
+    """All divisors of ``value``, ascending, built from its prime factorisation.
+
+    Their number is the product of (multiplicity + 1) over the primes: at most
+    1,600 for a value up to 2^31, however large the value.
+    """
+    divisors = [1]
+    for prime, multiplicity in Counter(_prime_factors(value)).items():
+        divisors = [d * prime**power for d in divisors for power in range(multiplicity + 1)]
+    return tuple(sorted(divisors))
+
+
+def _largest_divisor_at_most(value: int, limit: int) -> int:
+    """The largest divisor of ``value`` that is at most ``limit`` (1 if ``limit`` < 2)."""
+    return max((d for d in _divisors(value) if d <= limit), default=1)
 
 
 def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[dict[str, int]]:
@@ -112,12 +144,12 @@ def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[d
             left = capacity
             for dim in usable[start:] + usable[:start]:
                 bound = remaining[dim]
-                factor = max(d for d in _divisors(bound) if d <= left) if exact else min(bound, left)
+                factor = _largest_divisor_at_most(bound, left) if exact else min(bound, left)
                 if factor > 1:
                     chosen[dim] = factor
                     left //= factor
             lanes = math.prod(chosen.values())
-            useful = math.prod(remaining[d] / (math.ceil(remaining[d] / f) * f) for d, f in chosen.items())
+            useful = math.prod(remaining[d] / (-(-remaining[d] // f) * f) for d, f in chosen.items())
             options.append((lanes * useful, len(options), chosen))
     options.append((1.0, len(options), {}))
     unique: list[dict[str, int]] = []
@@ -150,14 +182,14 @@ def _spatial_plans(
                 axis_choices = [(opt, {}) for opt in _axis_options(remaining, row_dims + col_dims, cols)]
             else:
                 for row_option in _axis_options(remaining, row_dims, rows)[:SPATIAL_CANDIDATES]:
-                    left = {d: math.ceil(v / row_option.get(d, 1)) for d, v in remaining.items()}
+                    left = {d: -(-v // row_option.get(d, 1)) for d, v in remaining.items()}
                     for col_option in _axis_options(left, col_dims, cols)[:SPATIAL_CANDIDATES]:
                         axis_choices.append((row_option, col_option))
             for row_option, col_option in axis_choices[: SPATIAL_CANDIDATES * 2]:
                 combined = dict(row_option)
                 for dim, factor in col_option.items():
                     combined[dim] = combined.get(dim, 1) * factor
-                left = {d: math.ceil(v / combined.get(d, 1)) for d, v in remaining.items()}
+                left = {d: -(-v // combined.get(d, 1)) for d, v in remaining.items()}
                 extended.append(({**plan, index: combined}, left))
         plans = extended[: SPATIAL_CANDIDATES * 2]
     for plan, _ in plans[:SPATIAL_CANDIDATES]:
@@ -207,19 +239,31 @@ def _tile(
     assert bounds is not None
     local = hierarchy.per_pe_level
     spread = {d: math.prod(plan.get(d, 1) for plan in spatial.values()) for d in DIMENSIONS}
-    remaining = {d: math.ceil(bounds.sizes[d] / spread[d]) for d in DIMENSIONS}
+    remaining = {d: -(-bounds.sizes[d] // spread[d]) for d in DIMENSIONS}
     count = len(hierarchy.levels)
     keeps = [_level_keeps(hierarchy, rules, index, local) for index in range(count)]
     temporal: list[dict[str, int]] = [{} for _ in range(count)]
     temporal[0] = dict(remaining)
+    # extents[j][d]: the tile of level j along d, the product of the factors at levels j and inside.
+    extents = [dict.fromkeys(DIMENSIONS, 1) for _ in range(count)]
+    for j in range(count - 1, -1, -1):
+        for d in DIMENSIONS:
+            inside = extents[j + 1][d] if j + 1 < count else 1
+            extents[j][d] = inside * spatial.get(j, {}).get(d, 1)
+    for d in DIMENSIONS:
+        extents[0][d] *= remaining[d]
 
-    def fits(index: int) -> bool:
-        mapping = _assemble(hierarchy, rules, keeps, temporal, spatial)
-        nest = Nest(mapping, bounds)
-        return not capacity_problems(mapping, layer, hierarchy, nest)
+    def fits(levels: range) -> bool:
+        return not any(
+            level_capacity_problems(hierarchy.levels[j], keeps[j], layer, extents[j]) for j in levels
+        )
 
-    if not grow or not fits(0):
+    if not grow or not fits(range(count)):
         return _assemble(hierarchy, rules, keeps, temporal, spatial)
+    # Growing level ``index`` grows the tiles of levels 1 .. index (level 0 holds everything), and
+    # only those need checking, ``index`` first: a move that fails almost always fails there, and
+    # moves that succeed are at most the primes of the bounds, so the cost is about
+    # levels x primes, linear in the number of levels and blind to the sizes themselves.
     for index in range(count - 1, 0, -1):
         if not keeps[index]:
             continue
@@ -228,9 +272,13 @@ def _tile(
             for prime in sorted(_prime_factors(temporal[0].get(dim, 1)), reverse=True):
                 temporal[0][dim] //= prime
                 temporal[index][dim] = temporal[index].get(dim, 1) * prime
-                if not fits(index):
+                for j in range(1, index + 1):
+                    extents[j][dim] *= prime
+                if not fits(range(index, 0, -1)):
                     temporal[0][dim] *= prime
                     temporal[index][dim] //= prime
+                    for j in range(1, index + 1):
+                        extents[j][dim] //= prime
     return _assemble(hierarchy, rules, keeps, temporal, spatial)
 
 
@@ -284,6 +332,7 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
     """
     best: tuple[float, Mapping] | None = None
     best_utilisation = 0.0
+    unanalysable: list[str] = []
     assert layer.loop_bounds is not None
     every = "".join(DIMENSIONS)
     stages = [((rules.rows, rules.cols),), ((every, every), ("CRS", "CRS"))]
@@ -305,13 +354,28 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
                     mapping, layer, hierarchy, nest
                 ):
                     continue
-                energy = _energy(mapping, layer, hierarchy)
+                try:
+                    energy = _energy(mapping, layer, hierarchy)
+                except EnergySimError as error:  # too large to count: not a candidate
+                    unanalysable.append(str(error))
+                    continue
                 if best is None or energy < best[0]:
                     best = (energy, mapping)
                     best_utilisation = _utilisation(spatial, hierarchy)
     if best is None:
         smallest = _tile(layer, hierarchy, rules, {}, "", grow=False)
         nest = Nest(smallest, layer.loop_bounds)
+        if unanalysable:
+            raise EnergySimError(
+                f"dataflow {rules.name}: no mapping of layer {layer.name} on {hierarchy.name} can be "
+                f"counted: {unanalysable[0]}"
+            )
+        problems = structure_problems(smallest, layer, hierarchy)
+        if problems:
+            raise EnergySimError(
+                f"dataflow {rules.name}: layer {layer.name} cannot be mapped on {hierarchy.name}: "
+                + "; ".join(problems)
+            )
         reasons = "; ".join(capacity_problems(smallest, layer, hierarchy, nest))
         raise EnergySimError(
             f"dataflow {rules.name}: no mapping of layer {layer.name} fits {hierarchy.name}: even the "

@@ -56,3 +56,9 @@ MAX_CLOCK_GHZ = 1e3
 #: Energy of one access, transfer or MAC (pJ or MAC units), and static power (mW).
 MAX_ENERGY_PJ = 1e12
 MAX_POWER_MW = 1e12
+
+# --- analysis -------------------------------------------------------------------------------------
+#: Intervals that one axis of a tile may need when its two loop dimensions overlap irregularly
+#: (a stride and a dilation with no common structure, over a huge tile). Regular cases (one
+#: dimension, an injective stride, a sliding window) cost a few intervals whatever the sizes.
+MAX_TILE_INTERVALS = 1 << 16
