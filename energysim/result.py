@@ -5,9 +5,12 @@
 ``energy`` and ``energy_unit``. Levels are the hierarchy's levels, their
 networks (``"GLB network"``, action ``transfer``) and the compute (tensor
 ``none``, action ``mac``, or ``op`` for operators without MACs). ``layers``
-has one row per layer (with its ``energy`` and ``energy_unit``). The result
-also carries its inputs (workload, hierarchy, dataflow, mappings) and the
-package version, so a saved result can be traced.
+has one row per layer: its ``energy`` and ``energy_unit``, and its MACs told
+apart: ``macs`` (the layer's, bias adds included), ``nest_macs`` (its loop
+nest's, no bias), ``mapped_macs`` (the MAC slots the mapping issues, padding
+included) and ``utilisation`` = ``nest_macs / mapped_macs``. The result also
+carries its inputs (workload, hierarchy, dataflow, mappings) and the package
+version, so a saved result can be traced.
 
 Units are facts: every energy is in ``energy_unit``, the hierarchy's unit:
 ``"pJ"``, or ``"MAC-units"`` (multiples of one MAC) for a hierarchy normalised
@@ -17,10 +20,17 @@ since on ``eyeriss`` they would have called MAC-units picojoules. Results in
 different units never mix (:func:`require_one_unit`); convert explicitly with
 :meth:`Result.in_pj`.
 
-A simulated result adds time: ``cycles``; ``timing`` (per layer x level: the
-instances, busy cycles, utilisation, bytes moved and queueing delay of one
-instance, all instances of a level moving in lockstep); ``pes`` (per PE:
-compute, stall and idle cycles); static energy as rows of action ``static``;
+A simulated result adds time: ``cycles``, and per layer ``compute_cycles``,
+``stall_cycles`` (waiting for tiles), ``stream_wait_cycles`` (bursts waiting
+for operands streamed from a level above) and ``drain_cycles`` (after the
+last burst), which add up to the layer's ``cycles``; ``timing`` (per layer x
+level: the instances, busy cycles, utilisation, bytes moved and queueing
+delay of one instance, all instances of a level moving in lockstep;
+``timed_as`` says whether the level's transfers were simulated or, at and
+below the PEs' own storage, timed as bytes over bandwidth within the bursts);
+``pes`` (one row per group of PEs that every layer treats alike:
+``first_pe``, ``last_pe``, ``pe_count``, and the compute, stall and idle
+cycles of one PE of the group); static energy as rows of action ``static``;
 and, on request, ``trace`` (one row per transfer and compute burst).
 """
 
