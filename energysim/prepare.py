@@ -46,25 +46,28 @@ def as_network(workload: WorkloadLike) -> Network:
 
 
 def _mappings_by_layer(
-    mapping: MappingLike | None, network: Network, hierarchy: Hierarchy
+    mapping: MappingLike | None, network: Network, selected: Sequence[LayerBase], hierarchy: Hierarchy
 ) -> tuple[dict[str, Mapping], str]:
-    """The given mappings by layer name, and where they came from (for messages)."""
+    """The given mappings by layer name, and where they came from (for messages).
+
+    A mapping that names no layer is for the one selected layer with MACs.
+    """
     if mapping is None:
         return {}, "mapping"
-    mac_layers = [layer.name for layer in network.layers if layer.loop_bounds is not None]
+    mac_layers = [layer.name for layer in selected if layer.loop_bounds is not None]
     if isinstance(mapping, str | Path):
         layer_name, loaded = load_mapping(mapping, hierarchy)
         if layer_name is None and len(mac_layers) != 1:
             raise EnergySimError(
-                f"{mapping}: the mapping names no layer, and {network.name} has {len(mac_layers)} "
-                "layers with MACs; add 'layer: NAME' to the file"
+                f"{mapping}: the mapping names no layer, and {len(mac_layers)} selected layers of "
+                f"{network.name} have MACs; add 'layer: NAME' to the file, or select one layer"
             )
         return {layer_name or mac_layers[0]: loaded}, str(mapping)
     if isinstance(mapping, Mapping):
         if len(mac_layers) != 1:
             raise EnergySimError(
-                f"one mapping given for {network.name}, which has {len(mac_layers)} layers with MACs; "
-                "give a dict of layer name to mapping"
+                f"one mapping given for {len(mac_layers)} selected layers of {network.name} with MACs; "
+                "give a dict of layer name to mapping, or select one layer"
             )
         return {mac_layers[0]: mapping}, "mapping"
     return dict(mapping), "mapping"
@@ -121,10 +124,6 @@ def resolve_inputs(
     """
     network = as_network(workload)
     machine = load_hierarchy(hierarchy)
-    given, source = _mappings_by_layer(mapping, network, machine)
-    _check_mapped_layers(given, network, source)
-    if dataflow is not None:
-        get_dataflow(dataflow)
     if isinstance(layers, str):
         layers = [layers]
     unknown = [name for name in layers or () if name not in network.layer_names]
@@ -133,7 +132,12 @@ def resolve_inputs(
         raise EnergySimError(
             f"no layer {', '.join(map(repr, unknown))} in {network.name}; its layers: {names}"
         )
-    selected = list(network.layers) if layers is None else [network[name] for name in layers]
+    # A layer named twice is analysed once (a result has one row per layer).
+    selected = list(network.layers) if layers is None else [network[name] for name in dict.fromkeys(layers)]
+    given, source = _mappings_by_layer(mapping, network, selected, machine)
+    _check_mapped_layers(given, network, source)
+    if dataflow is not None:
+        get_dataflow(dataflow)
     chosen: list[tuple[LayerBase, Mapping | None]] = []
     built = False
     for layer in selected:

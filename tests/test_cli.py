@@ -368,3 +368,27 @@ def test_options_that_would_be_ignored_are_errors(capsys: pytest.CaptureFixture[
     assert "--force: only with --out" in capsys.readouterr().err
     assert main(["validate", "lenet5", "--hierarchy", "eyeriss"]) == EXIT_USER_ERROR
     assert "not a mapping file; --hierarchy and --workload apply only to one" in capsys.readouterr().err
+
+
+def test_a_layer_named_twice_is_run_once(tmp_path: Path) -> None:
+    # Found by benchmarks/fuzz.py: the roofline figure broke on a layer listed twice.
+    args = ["run", "lecture-ops", "--hierarchy", "tpu-like", "--layer", "fc_batch1", "--layer", "fc_batch1"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    layers = pd.read_csv(tmp_path / "out" / "layers.csv")
+    assert list(layers["layer"]) == ["fc_batch1"]
+    once = es.simulate("lecture-ops", "tpu-like", "rs", layers=["fc_batch1"])
+    assert layers["cycles"].iloc[0] == once.cycles
+
+
+def test_a_mapping_without_a_layer_name_maps_the_one_selected_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "anonymous.yaml"
+    path.write_text(CONV3_MAPPING.replace("layer: conv3\n", ""))
+    base = ["alexnet", "--hierarchy", "eyeriss", "--json"]
+    assert main(["run", *base, "--layer", "conv3", "--mapping", str(path)]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    named = es.simulate("alexnet", "eyeriss", None, mapping=tmp_path / "anonymous.yaml", layers=["conv3"])
+    assert mapped["total_energy"] == named.total_energy
+    assert main(["run", *base, "--mapping", str(path)]) == 2  # which of alexnet's layers?
+    assert "add 'layer: NAME'" in capsys.readouterr().err
