@@ -32,6 +32,32 @@ def shipped_yaml(kind: str, name: str) -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load((REPOSITORY_ROOT / kind / f"{name}.yaml").read_text()))
 
 
+WriteYaml = Callable[[str, Any], Path]
+
+
+def _file_error(load: Callable[[str], Any], path: Path, match: str) -> str:
+    import energysim as es
+
+    with pytest.raises(es.EnergySimError, match=match) as info:
+        load(str(path))
+    assert str(path) in str(info.value)  # the message names the file
+    return str(info.value)
+
+
+def hierarchy_error(write_yaml: WriteYaml, data: Any, match: str) -> str:
+    """Write ``data`` as a hierarchy file; loading it must raise one error that names the file."""
+    import energysim as es
+
+    return _file_error(es.load_hierarchy, write_yaml("arch.yaml", data), match)
+
+
+def workload_error(write_yaml: WriteYaml, data: Any, match: str) -> str:
+    """Write ``data`` as a workload file; loading it must raise one error that names the file."""
+    import energysim as es
+
+    return _file_error(es.load_workload, write_yaml("net.yaml", data), match)
+
+
 @pytest.fixture
 def write_yaml(tmp_path: Path) -> Callable[[str, Any], Path]:
     """Write ``data`` as YAML to ``tmp_path / filename``; returns the path."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPOSITORY_ROOT, shipped_yaml
+from conftest import REPOSITORY_ROOT, shipped_yaml, workload_error
 
 import energysim as es
 from energysim.cli import main
@@ -60,14 +60,6 @@ def _eyeriss(**changes: Any) -> dict[str, Any]:
 def _conv(**fields: Any) -> dict[str, Any]:
     layer = {"name": "conv", "type": "conv", "C": 3, "M": 8, "H": 32, "W": 32, "R": 3, "S": 3, **fields}
     return {"version": 1, "name": "n", "layers": [layer]}
-
-
-def _workload_error(write_yaml: WriteYaml, data: Any, match: str) -> str:
-    path = write_yaml("net.yaml", data)
-    with pytest.raises(es.EnergySimError, match=match) as info:
-        es.load_workload(str(path))
-    assert str(path) in str(info.value)
-    return str(info.value)
 
 
 def _level_error(write_yaml: WriteYaml, field: str, value: Any, match: str) -> None:
@@ -345,7 +337,7 @@ def test_the_largest_allowed_values_load(write_yaml: WriteYaml) -> None:
 def test_layer_numbers_out_of_range_state_the_range(
     write_yaml: WriteYaml, field: str, value: Any, rule: str
 ) -> None:
-    _workload_error(write_yaml, _conv(**{field: value}), rf"invalid workload: layers\[0\]\.{rule}")
+    workload_error(write_yaml, _conv(**{field: value}), rf"invalid workload: layers\[0\]\.{rule}")
 
 
 def test_a_dimension_at_the_bound_is_accepted(write_yaml: WriteYaml) -> None:
@@ -362,7 +354,7 @@ def test_a_layer_with_more_than_2_53_macs_is_too_large(write_yaml: WriteYaml) ->
         "name": "n",
         "layers": [{"name": "mm", "type": "matmul", "m": 2**18, "k": 2**18, "n": 2**18}],
     }
-    message = _workload_error(write_yaml, network, r"layers\[0\]: layer too large: ")
+    message = workload_error(write_yaml, network, r"layers\[0\]: layer too large: ")
     assert f"{2**54} MACs, more than 9007199254740992 (2^53) (MAX_LAYER_MACS)" in message
     assert "elements" not in message  # each tensor has 2^36 elements: within its bound
 
@@ -373,7 +365,7 @@ def test_a_tensor_with_more_than_2_53_elements_is_too_large(write_yaml: WriteYam
         "name": "n",
         "layers": [{"name": "x", "type": "eltwise", "op": "relu", "shape": [2**27, 2**27]}],
     }
-    _workload_error(
+    workload_error(
         write_yaml,
         network,
         r"layers\[0\]\.shape: layer too large: more than 9007199254740992 \(2\^53\) elements",
@@ -386,17 +378,17 @@ def test_a_long_shape_of_huge_extents_stops_at_the_bound(write_yaml: WriteYaml) 
         "name": "n",
         "layers": [{"name": "x", "type": "softmax", "shape": [2**31] * 1000}],
     }
-    _workload_error(write_yaml, network, r"MAX_TENSOR_ELEMENTS")
+    workload_error(write_yaml, network, r"MAX_TENSOR_ELEMENTS")
 
 
 def test_huge_padding_makes_a_layer_too_large_not_a_hang(write_yaml: WriteYaml) -> None:
-    message = _workload_error(write_yaml, _conv(padding=2**31), r"layers\[0\]: layer too large: outputs: ")
+    message = workload_error(write_yaml, _conv(padding=2**31), r"layers\[0\]: layer too large: outputs: ")
     rows = 32 + 2 * 2**31 - 3 + 1  # (H + 2 pad - R) / stride + 1
     assert f"outputs: {8 * rows * rows} elements" in message
 
 
 def test_a_window_larger_than_the_padded_input_gives_no_output(write_yaml: WriteYaml) -> None:
-    _workload_error(
+    workload_error(
         write_yaml,
         _conv(R=2**31),
         r"layers\[0\]: stride/padding: input rows 32 with padding 0, window 2147483648",
@@ -406,7 +398,7 @@ def test_a_window_larger_than_the_padded_input_gives_no_output(write_yaml: Write
 def test_a_pool_window_count_is_bounded(write_yaml: WriteYaml) -> None:
     layer = {"name": "p", "type": "pool", "C": 2**20, "H": 2**20, "W": 2**20, "R": 1, "S": 1}
     network = {"version": 1, "name": "n", "layers": [layer]}
-    _workload_error(
+    workload_error(
         write_yaml, network, r"inputs: 1152921504606846976 elements, more than .*MAX_TENSOR_ELEMENTS"
     )
 
