@@ -126,6 +126,8 @@ def resolve_inputs(
     machine = load_hierarchy(hierarchy)
     if isinstance(layers, str):
         layers = [layers]
+    if layers is not None and not layers:
+        raise EnergySimError(f"layers: an empty selection; name at least one layer of {network.name}")
     unknown = [name for name in layers or () if name not in network.layer_names]
     if unknown:
         names = ", ".join(network.layer_names)
@@ -136,6 +138,14 @@ def resolve_inputs(
     selected = list(network.layers) if layers is None else [network[name] for name in dict.fromkeys(layers)]
     given, source = _mappings_by_layer(mapping, network, selected, machine)
     _check_mapped_layers(given, network, source)
+    if isinstance(mapping, str | Path):
+        unused = [name for name in given if name not in {layer.name for layer in selected}]
+        if unused:  # a mapping file given for a layer that is not run would be silently ignored
+            chosen_names = ", ".join(layer.name for layer in selected)
+            raise EnergySimError(
+                f"{source}: maps layer {unused[0]!r}, which is not among the selected layers "
+                f"({chosen_names}); select it, or leave the mapping out"
+            )
     if dataflow is not None:
         get_dataflow(dataflow)
     chosen: list[tuple[LayerBase, Mapping | None]] = []

@@ -74,3 +74,9 @@ def test_layers_without_macs_stream_their_compulsory_traffic() -> None:
     assert result.count("HBM2", "inputs", "read") == relu.elements("inputs")
     assert result.count("HBM2", "outputs", "update") == relu.elements("outputs")
     assert result.count("TensorCore", "none", "op") == relu.flops
+
+
+def test_an_empty_layer_selection_is_an_error() -> None:
+    # It was a KeyError deep in the result's construction.
+    with pytest.raises(es.EnergySimError, match="layers: an empty selection"):
+        es.analyze("lenet5", "eyeriss", layers=[])

@@ -392,3 +392,14 @@ def test_a_mapping_without_a_layer_name_maps_the_one_selected_layer(
     assert mapped["total_energy"] == named.total_energy
     assert main(["run", *base, "--mapping", str(path)]) == 2  # which of alexnet's layers?
     assert "add 'layer: NAME'" in capsys.readouterr().err
+
+
+def test_a_mapping_file_for_a_layer_that_is_not_run_is_an_error(
+    conv3_mapping: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It used to be parsed and silently ignored: conv1 was mapped by the dataflow.
+    args = ["run", "alexnet", "--hierarchy", "eyeriss", "--layer", "conv1", "--mapping", str(conv3_mapping)]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "maps layer 'conv3', which is not among the selected layers (conv1)" in error
+    assert str(conv3_mapping) in error

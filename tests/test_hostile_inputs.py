@@ -623,3 +623,27 @@ def test_both_parsers_compose_alike_and_keep_the_bounds(loader: Any) -> None:
         parse("[" * 5000 + "]" * 5000)
     with pytest.raises(files.YamlBoundError, match="MAX_YAML_NODES"):
         parse(_billion_laughs())
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("x" * 900_000, r"layers\[0\]\.name: must be at most 128 characters, got 900,000"),
+        ("x" * 129, r"layers\[0\]\.name: must be at most 128 characters, got 129"),
+        ("conv\n1", r"layers\[0\]\.name: must be printable"),
+        ("a\x00b", r"layers\[0\]\.name: must be printable"),
+        ("", r"layers\[0\]\.name: must not be empty"),
+    ],
+)
+def test_names_are_short_and_printable(write_yaml: WriteYaml, name: str, match: str) -> None:
+    # A 900,000-character layer name took 17 s and ended in a matplotlib traceback.
+    data = {"version": 1, "name": "n", "layers": [{"name": name, "type": "fc", "C": 4, "M": 4}]}
+    message = workload_error(write_yaml, data, match)
+    assert len(message) < 1_000
+
+
+def test_a_name_of_128_printable_characters_is_fine(write_yaml: WriteYaml) -> None:
+    name = "résumé/../" + "x" * 118
+    data = {"version": 1, "name": "n", "layers": [{"name": name, "type": "fc", "C": 4, "M": 4}]}
+    network = es.load_workload(str(write_yaml("net.yaml", data)))
+    assert network.layer_names == [name]

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from conftest import shipped_yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import energysim as es
 from energysim.cli import main
 from energysim.report.figures import dataflow_energy_figure
-from energysim.report.tables import explain, level_table, share
+from energysim.report.tables import explain, level_table, share, shares
 
 # Keckler et al., IEEE Micro 2011, Table 1: 256 bits over 10 mm of wire cost 310 pJ; 1 mm assumed.
 WIRE_PJ_PER_16_BIT_WORD = 310 / (256 * 10) * 16 * 1.0
@@ -179,9 +181,24 @@ def test_explain_shares_add_up() -> None:
     assert "the MACs 0%" not in text
     time = re.search(r"the PEs compute ([^.]+(?:\.\d[^.]*)*)\.$", text, flags=re.MULTILINE)
     assert time is not None, text
-    shares = re.findall(r"(<?)([\d.]+)%", time.group(1))
-    assert len(shares) >= 2, text  # compute and at least one kind of wait
-    assert sum(0.0 if less else float(value) for less, value in shares) == pytest.approx(100, abs=1.5)
+    printed = re.findall(r"(<?)([\d.]+)%", time.group(1))
+    assert len(printed) >= 2, text  # compute and at least one kind of wait
+    assert sum(0.0 if less else float(value) for less, value in printed) == pytest.approx(100, abs=1e-9)
     energy = re.search(r"Moving data costs ([\d.]+)% of the energy, the MACs ([\d.]+)%", text)
     assert energy is not None, text
-    assert sum(float(value) for value in energy.groups()) == pytest.approx(100, abs=1.5)
+    assert sum(float(value) for value in energy.groups()) == pytest.approx(100, abs=1e-9)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e12, allow_nan=False), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_printed_shares_add_up_to_exactly_100(parts: list[float]) -> None:
+    total = sum(parts)
+    printed = shares(parts, total)
+    if total == 0:
+        assert all(text == "n/a" for text in printed)
+        return
+    values = [0.0 if text in ("0%", "<0.1%") else float(text.rstrip("%")) for text in printed]
+    assert sum(values) == pytest.approx(100.0, abs=1e-9)
+    for part, value, text in zip(parts, values, printed, strict=True):
+        assert abs(value - 100 * part / total) < 0.1 + 1e-9  # never off by a whole digit
+        assert (text == "0%") == (part == 0)

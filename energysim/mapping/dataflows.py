@@ -382,4 +382,6 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
             f"smallest tiles overflow: {reasons}"
         )
     check_mapping(best[1], layer, hierarchy)
-    return Mapping(best[1].levels, note=f"{rules.name} ({rules.title}), energy {best[0]:.4g} pJ")
+    return Mapping(
+        best[1].levels, note=f"{rules.name} ({rules.title}), energy {best[0]:.4g} {hierarchy.energy_unit}"
+    )

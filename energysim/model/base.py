@@ -34,11 +34,13 @@ from energysim.model.limits import (
     MAX_BANDWIDTH_BYTES_PER_CYCLE,
     MAX_BITS,
     MAX_CLOCK_GHZ,
+    MAX_DESCRIPTION_CHARS,
     MAX_DIMENSION,
     MAX_ENERGY_PJ,
     MAX_INSTANCES,
     MAX_LATENCY_CYCLES,
     MAX_MACS_PER_CYCLE_PER_PE,
+    MAX_NAME_CHARS,
     MAX_PORTS,
     MAX_POWER_MW,
     MAX_SIZE_BYTES,
@@ -150,6 +152,23 @@ Energy = Annotated[float, real_range(0.0, MAX_ENERGY_PJ)]
 PowerMW = Annotated[float, real_range(0.0, MAX_POWER_MW)]
 #: Operations per element of an operator without MACs: above 0, at most 2^31.
 OpsPerElement = Annotated[float, real_range(0.0, float(MAX_DIMENSION), above_minimum=True)]
+
+
+def _check_name(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("must not be empty")
+        if len(value) > MAX_NAME_CHARS:
+            raise ValueError(f"must be at most {MAX_NAME_CHARS} characters, got {len(value):,}")
+        if any(not character.isprintable() for character in value):
+            raise ValueError(f"must be printable (no control characters), got {shown_value(value)}")
+    return value
+
+
+#: A name (of a layer, level, workload, hierarchy): 1 to MAX_NAME_CHARS printable characters.
+Name = Annotated[str, BeforeValidator(_check_name), Strict()]
+#: Free text: at most MAX_DESCRIPTION_CHARS characters.
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)]
 
 
 def _check_version(value: Any) -> Any:

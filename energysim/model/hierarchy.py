@@ -35,10 +35,12 @@ from energysim.model.base import (
     Bandwidth,
     Bits,
     ClockGHz,
+    Description,
     Energy,
     Instances,
     LatencyCycles,
     MacsPerCycle,
+    Name,
     Ports,
     PowerMW,
     SizeBytesInt,
@@ -59,7 +61,6 @@ from energysim.model.limits import MAX_BITS, MAX_INSTANCES, MAX_LEVELS, MAX_SIZE
 
 LevelKind = Literal["dram", "sram", "regfile"]
 Datatype = Literal["int8", "int16", "int32", "fp16", "bf16", "fp32"]
-Name = Annotated[str, Field(min_length=1)]
 
 
 class PerTensorBytes(StrictModel):
@@ -326,8 +327,8 @@ class Hierarchy(StrictModel):
 
     version: Version
     name: Name
-    description: str = ""
-    energy_table: str | None = None
+    description: Description = ""
+    energy_table: Name | None = None
     energy_unit: EnergyUnit = PICOJOULE
     clock_ghz: ClockGHz
     levels: tuple[Level, ...] = Field(min_length=1)

@@ -38,6 +38,7 @@ from energysim.model.base import (
     TENSORS,
     Bits,
     Dimension,
+    Name,
     OpsPerElement,
     Padding,
     StrictModel,
@@ -47,7 +48,6 @@ from energysim.model.base import (
 )
 from energysim.model.limits import MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
 
-Name = Annotated[str, Field(min_length=1)]
 #: One value for rows and columns alike, or ``[rows, columns]``.
 DimensionPair = Annotated[
     Annotated[Dimension, Tag(SCALAR_TAG)] | Annotated[tuple[Dimension, Dimension], Tag(STRUCTURED_TAG)],

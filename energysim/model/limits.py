@@ -37,6 +37,12 @@ MAX_LAYERS = 10_000
 #: Bits per element (precision) or per word / access of a level.
 MAX_BITS = 1 << 16
 
+#: Characters of a name (a layer, level, workload or hierarchy): names end up in
+#: tables, figure titles and file names, so they stay short and printable.
+MAX_NAME_CHARS = 128
+#: Characters of a free-text description.
+MAX_DESCRIPTION_CHARS = 4096
+
 # --- hardware --------------------------------------------------------------------------------
 #: Bytes of one level instance (an exabyte).
 MAX_SIZE_BYTES = 1 << 60

@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from energysim.model.base import TENSORS, Dimension, StrictModel, Tensor, Version
+from energysim.model.base import TENSORS, Dimension, Name, StrictModel, Tensor, Version
 from energysim.model.layers import DIMENSIONS
 from energysim.model.limits import MAX_LEVELS
 
@@ -130,7 +130,7 @@ class LevelMappingSpec(StrictModel):
     meets one (:mod:`energysim.mapping.check`).
     """
 
-    level: Annotated[str, Field(min_length=1)]
+    level: Name
     temporal: dict[Dim, Dimension] = Field(default_factory=dict)
     spatial: dict[Dim, Dimension] = Field(default_factory=dict)
     keeps: tuple[Tensor, ...] | None = Field(default=None, max_length=len(TENSORS))
@@ -147,7 +147,7 @@ class MappingFile(StrictModel):
     """A mapping file: the levels, outermost first (at most 64: MAX_LEVELS); unnamed levels have no loops."""
 
     version: Version
-    layer: str | None = None
+    layer: Name | None = None
     levels: tuple[LevelMappingSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="before")

@@ -7,11 +7,11 @@ found by name: ``network["conv1"]``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from energysim.model.base import StrictModel, Version
+from energysim.model.base import Description, Name, StrictModel, Version
 from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
 from energysim.model.limits import MAX_LAYERS
 
@@ -30,8 +30,8 @@ class Network(StrictModel):
     """An ordered list of layers run one after another (at most 10,000: MAX_LAYERS)."""
 
     version: Version
-    name: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    name: Name
+    description: Description = ""
     source: str = ""
     precision_bits: PrecisionBits = 16
     layers: tuple[Layer, ...] = Field(min_length=1)

@@ -27,6 +27,27 @@ def share(part: float, total: float) -> str:
     return f"{percent:.0f}%" if abs(percent) >= 10 else f"{percent:.1f}%"
 
 
+def shares(parts: list[float], total: float) -> list[str]:
+    """Percentages of ``total`` for parts that make it up, printed so that they add up.
+
+    Each is rounded to 0.1% by the largest-remainder method (the printed values
+    sum to exactly 100.0%); a part too small to show is ``<0.1%``. Without a
+    positive finite total, each is ``n/a``.
+    """
+    if not total or not math.isfinite(total) or any(not math.isfinite(part) or part < 0 for part in parts):
+        return [share(part, total) for part in parts]
+    tenths = [1000 * part / total for part in parts]
+    rounded = [math.floor(value) for value in tenths]
+    missing = round(sum(tenths)) - sum(rounded)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (rounded[i] - tenths[i], i))
+    for index in by_remainder[: max(0, missing)]:
+        rounded[index] += 1
+    return [
+        "0%" if part == 0 else "<0.1%" if value == 0 else f"{value / 10:.1f}%"
+        for part, value in zip(parts, rounded, strict=True)
+    ]
+
+
 def level_table(result: Result) -> pd.DataFrame:
     """Per level (outermost first, networks and compute included): energy (in the result's
     ``energy_unit``, also a column), share, accesses, energy per MAC, and (when simulated)
@@ -66,15 +87,12 @@ def explain(result: Result) -> str:
     top_level = str(levels.idxmax()) if len(levels) else "-"
     tensors = tensor_table(result).sum()
     top_tensor = str(tensors.idxmax()) if len(tensors) else "-"
-    leakage = result.static_energy
     lines = [
         f"{result.workload.name} on {result.hierarchy.name}"
         + (f" ({result.dataflow} dataflow)" if result.dataflow else "")
         + f": {total:.4g} {unit} for {result.macs:,} MACs"
         + (f", {result.energy_per_mac:.3g} {unit} per MAC." if result.macs else "."),
-        f"Moving data costs {share(result.data_movement_energy, total)} of the energy, the MACs "
-        f"{share(result.compute_energy, total)}"
-        + (f", leakage {share(leakage, total)}." if leakage else "."),
+        _energy_sentence(result),
         f"Most goes to {top_level} ({share(levels.max(), total)}), and the costliest tensor to move is "
         f"{top_tensor} ({share(tensors.max(), total)}).",
     ]
@@ -83,6 +101,18 @@ def explain(result: Result) -> str:
     if result.cycles:
         lines.append(_time_sentence(result))
     return "\n".join(lines)
+
+
+def _energy_sentence(result: Result) -> str:
+    """Data movement + compute (+ leakage) = all the energy, in shares that add up."""
+    compute = "the MACs" if result.macs else "the operations (no MACs)"
+    parts = {"Moving data costs": result.data_movement_energy, compute: result.compute_energy}
+    if result.static_energy:
+        parts["leakage"] = result.static_energy
+    printed = shares(list(parts.values()), result.total_energy)
+    phrases = [f"{name} {value}" for name, value in zip(parts, printed, strict=True)]
+    phrases[0] += " of the energy"
+    return ", ".join(phrases) + "."
 
 
 def _reuse_sentence(result: Result) -> str:
@@ -116,9 +146,11 @@ def _time_sentence(result: Result) -> str:
     }
     spent = {name: float(layers[column].sum()) for name, column in parts.items() if column in layers}
     other = cycles - sum(spent.values())
-    phrases = [f"{name} {share(value, cycles)}" for name, value in spent.items() if value > 0]
     if abs(other) > 1e-9 * max(cycles, 1.0):
-        phrases.append(f"other {share(other, cycles)}")
+        spent["other"] = other
+    spent = {name: value for name, value in spent.items() if value}
+    printed = shares(list(spent.values()), cycles)
+    phrases = [f"{name} {value}" for name, value in zip(spent, printed, strict=True)]
     return (
         f"Time: {cycles:,.0f} cycles ({1e3 * (result.seconds or 0):.4g} ms): the PEs "
         + ", ".join(phrases)
