@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +45,7 @@ def _bar_heights(figure: object) -> np.ndarray:
 
 def test_hundreds_of_layers_merge_into_other_and_conserve_energy() -> None:
     result = es.analyze(_many_fc_layers(150), "eyeriss", "rs")
-    started = time.perf_counter()
-    figure = layer_energy_figure(result, max_bars=20)
-    assert time.perf_counter() - started < 2.0
+    figure = layer_energy_figure(result, max_bars=20)  # its speed is benchmarks' business, not a test's
     labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     assert len(labels) == 20
     assert labels[-1] == "other (131 layers)"

@@ -9,7 +9,6 @@ step multiplicities and counts, hand counts) or the trace.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
@@ -166,13 +165,11 @@ def _deep_run(middle_levels: int) -> tuple[int, int]:
 
 
 def test_a_16_level_hierarchy_costs_events_linear_in_its_levels() -> None:
-    started = time.perf_counter()
     runs = {levels: _deep_run(levels - 2) for levels in (4, 8, 16)}
     assert len({count for _, count in runs.values()}) == 1  # the same steps on every depth
     # Each step fetches at every level below DRAM: events grow by a constant per level.
     per_level = [(runs[b][0] - runs[a][0]) / (b - a) for a, b in ((4, 8), (8, 16))]
     assert per_level[1] == pytest.approx(per_level[0], rel=0.05)
-    assert time.perf_counter() - started < 5.0
 
 
 # --- 3. Huge but legal layers: bounded steps, exact counts ---------------------------------------
