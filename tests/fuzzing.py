@@ -141,6 +141,19 @@ def mapping_files() -> tuple[tuple[str, str, str, str], ...]:
 RAW = "__energysim_fuzz_raw_{}__"
 UNKNOWN_KEY = "fuzz_unknown_key"
 OTHER_TYPES: tuple[Any, ...] = ("fuzz", "12", "", True, False, [1, 2], {"a": 1}, None, [], {})
+#: Names that have broken file names, figures or messages: long, path-like, with control characters.
+ODD_NAMES: tuple[str, ...] = (
+    "x" * 129,
+    "x" * 300_000,
+    "c/../../escaped",
+    "/etc/passwd",
+    "conv\n1",
+    "a\x00b",
+    "tab\there",
+    " ",
+    "名前",
+    "-".join(["layer"] * 30),
+)
 EXTREME_NUMBERS: tuple[Any, ...] = (
     0,
     -1,
@@ -240,6 +253,8 @@ def mutate_data(chooser: Chooser, data: Any, raws: dict[str, str]) -> str:
         operations.append("add-key")
     if isinstance(target, list) and target:
         operations += ["swap", "duplicate", "empty-list"]
+    if isinstance(target, str):
+        operations.append("odd-name")
     operation = choose(chooser, operations)
 
     def put(value: Any) -> None:
@@ -264,6 +279,10 @@ def mutate_data(chooser: Chooser, data: Any, raws: dict[str, str]) -> str:
         return f"empty the list {where}"
     if not path:
         return "keep the root"  # replacing the whole document is a text mutation
+    if operation == "odd-name":
+        name = choose(chooser, ODD_NAMES)
+        put(name)
+        return f"set {where} = {name[:20]!r}{'...' if len(name) > 20 else ''} ({len(name):,} characters)"
     if operation == "replace-type":
         value = choose(chooser, OTHER_TYPES)
         put(copy.deepcopy(value))
@@ -572,7 +591,15 @@ def _field_words() -> frozenset[str]:
 
 FIELD_WORDS = _field_words()
 #: Problems of the whole file, where the file is the field.
-WHOLE_FILE = ("not a UTF-8", "expected a ", "YAML syntax error", "too large", "limit", "bytes", "empty")
+WHOLE_FILE = (
+    "not a UTF-8",
+    "YAML syntax error",
+    "file too large",
+    "expected a hierarchy",
+    "expected a workload",
+    "expected a mapping",
+    "expected a hierarchy (levels and compute)",
+)
 
 
 def names_file_and_field(message: str, mutated: str) -> bool:
@@ -619,7 +646,7 @@ def run_case(case: Case, folder: Path, seconds: float = 10.0, memory_bytes: int 
             time_and_memory_limits(seconds, memory_bytes),
         ):
             if case.argv:
-                outcome, detail = _run_cli(case.argv, stderr)
+                outcome, detail = _run_cli(case.argv, stderr, case.mutated)
             else:
                 _run_api(case.call)
     except CaseTimeout as exc:
@@ -648,7 +675,21 @@ def _run_api(call: tuple[Any, ...]) -> None:
     run(workload, hierarchy, dataflow, mapping=mapping, layers=layers)
 
 
-def _run_cli(argv: list[str], stderr: io.StringIO) -> tuple[str, str]:
+def names_what_was_wrong(message: str, argv: list[str], mutated: str) -> bool:
+    """True if a command-line error names the mutated file and a field, or an argument it was given.
+
+    With a mutated input file the error may still rightly be about the command
+    line (``--out .`` is checked before any file is read): then it must name
+    that argument's value, or the option.
+    """
+    if mutated and mutated in message:
+        return names_file_and_field(message, mutated)
+    given = [arg for arg in argv if arg and arg != mutated and not arg.startswith("--")]
+    options = [arg for arg in argv if arg.startswith("--")]
+    return any(arg in message for arg in (*given, *options)) or not mutated
+
+
+def _run_cli(argv: list[str], stderr: io.StringIO, mutated: str = "") -> tuple[str, str]:
     from energysim.cli import main
 
     try:
@@ -663,5 +704,9 @@ def _run_cli(argv: list[str], stderr: io.StringIO) -> tuple[str, str]:
     if code == 2 and lines and lines[0].startswith("energysim: error: "):
         # Several problems of one file are one error: a headline, then one "  - " line each.
         listed = all(line.startswith("  - ") for line in lines[1:])
-        return (CLEAN, first) if listed else (MULTILINE, f"{len(lines)} stderr lines: {first}")
+        if not listed:
+            return MULTILINE, f"{len(lines)} stderr lines: {first}"
+        clear = names_what_was_wrong(stderr.getvalue(), argv, mutated)
+        vague = f"names neither the file and a field nor an argument: {first}"
+        return (CLEAN, first) if clear else (VAGUE, vague)
     return VAGUE, f"exit {code}, {len(lines)} stderr lines: {first}"
