@@ -98,7 +98,7 @@ def _streamed_rows(layer: LayerBase, hierarchy: Hierarchy) -> list[dict[str, Any
         energy = accesses * (outer.write_energy_pj if action == "update" else outer.read_energy_pj)
         rows.append(access_row(layer.name, outer.name, tensor, action, elements, accesses, energy))
     if layer.flops:
-        energy = layer.flops * hierarchy.compute.energy_per_mac_pj
+        energy = layer.flops * hierarchy.compute.energy_per_mac
         rows.append(
             access_row(layer.name, hierarchy.compute.name, NO_TENSOR, "op", layer.flops, layer.flops, energy)
         )

@@ -86,7 +86,7 @@ def test_spills_are_the_output_writes_beyond_one_each(result: es.Result) -> None
 def _expected_energy(row: Any, layer: es.model.Layer) -> float:
     levels = {level.name: level for level in EYERISS.levels}
     if row.action in ("mac", "op"):
-        return float(row.count * EYERISS.compute.energy_per_mac_pj)
+        return float(row.count * EYERISS.compute.energy_per_mac)
     if row.action == "transfer":
         network = levels[row.level.removesuffix(" network")].network
         assert network is not None

@@ -59,7 +59,7 @@ def test_eyeriss_energies_are_table_iv() -> None:
     assert glb.network is not None
     assert glb.network.transfer_energy_pj == rows["Array / inter-PE NoC"]
     assert rf.read_energy_pj == rows["RF (register file in PE)"]
-    assert eyeriss.compute.energy_per_mac_pj == rows["ALU (MAC)"]
+    assert eyeriss.compute.energy_per_mac == rows["ALU (MAC)"]
 
 
 def test_horowitz_sram_points_are_reproduced_and_interpolated() -> None:

@@ -71,7 +71,7 @@ def price(counts: AccessCounts, layer: LayerBase, hierarchy: Hierarchy) -> list[
         )
     if counts.macs:
         compute = hierarchy.compute
-        energy = counts.macs * compute.energy_per_mac_pj
+        energy = counts.macs * compute.energy_per_mac
         rows.append(
             access_row(layer.name, compute.name, NO_TENSOR, MAC_ACTION, counts.macs, counts.macs, energy)
         )

@@ -259,7 +259,7 @@ def _describe_hierarchy(path: Path) -> None:
     shape = f"{compute.array.rows}x{compute.array.cols}"
     print(
         f"  {compute.name}: {shape} PEs, {hierarchy.peak_macs_per_cycle} MACs/cycle, "
-        f"{compute.energy_per_mac_pj:.4g} {hierarchy.energy_unit} per {compute.datatype} MAC"
+        f"{compute.energy_per_mac:.4g} {hierarchy.energy_unit} per {compute.datatype} MAC"
     )
 
 

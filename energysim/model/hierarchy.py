@@ -241,8 +241,8 @@ class Compute(StrictModel):
         return self.pes * self.macs_per_cycle_per_pe
 
     @property
-    def energy_per_mac_pj(self) -> float:
-        """Energy of one MAC in the array's own datatype."""
+    def energy_per_mac(self) -> float:
+        """Energy of one MAC in the array's own datatype, in the hierarchy's ``energy_unit``."""
         return self.mac_energy_pj[self.datatype]
 
 
