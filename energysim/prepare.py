@@ -25,6 +25,7 @@ from energysim.mapping.check import check_mapping, tile_elements
 from energysim.mapping.dataflows import build_mapping, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.base import TENSORS
+from energysim.model.files import resolve, shipped_dir
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy, load_workload
@@ -159,9 +160,24 @@ def resolve_inputs(
         elif dataflow is None:
             raise EnergySimError(f"no mapping for layer {layer.name} and no dataflow to build one")
         else:
-            chosen.append((layer, build_mapping(layer, machine, dataflow)))
+            chosen.append((layer, _built_mapping(layer, machine, dataflow, hierarchy)))
             built = True
     return network, machine, chosen, dataflow if built else None
+
+
+def _built_mapping(
+    layer: LayerBase, machine: Hierarchy, dataflow: str, given: str | Path | Hierarchy
+) -> Mapping:
+    """The dataflow's mapping of ``layer``; when none fits a user's hierarchy file, the error names it."""
+    try:
+        return build_mapping(layer, machine, dataflow)
+    except EnergySimError as exc:
+        if isinstance(given, Hierarchy) or str(given) in str(exc):
+            raise
+        path = resolve(given, "hierarchies")
+        if path.parent == shipped_dir("hierarchies"):
+            raise  # a shipped hierarchy: its name in the message says which
+        raise EnergySimError(f"{given}: {exc}") from exc
 
 
 def evaluate(

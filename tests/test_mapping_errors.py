@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import shipped_yaml
 
 import energysim as es
+from energysim.cli import main
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 
 EYERISS = es.load_hierarchy("eyeriss")
@@ -201,3 +203,25 @@ def test_the_result_names_the_dataflow_only_if_it_built_a_mapping() -> None:
     assert analysed.dataflow == simulated.dataflow == "rs"
     only_given = es.analyze("alexnet", EYERISS, "rs", mapping=mixed, layers=["conv3"])
     assert only_given.dataflow is None
+
+
+def test_no_mapping_fits_a_users_hierarchy_file_names_the_file(write_yaml: WriteYaml) -> None:
+    # Found by benchmarks/fuzz.py: the message named the hierarchy but not the file that said it.
+    data = shipped_yaml("hierarchies", "lecture-toy")
+    del data["levels"][1]["keeps"]  # the one-word output buffer now has to hold every tensor
+    path = write_yaml("toy.yaml", data)
+    with pytest.raises(es.EnergySimError, match=r"no mapping of layer f6 fits lecture-toy") as info:
+        es.analyze("lenet5", str(path), "nlr", layers=["f6"])
+    assert str(info.value).startswith(f"{path}: ")
+    assert "level OutputBuffer" in str(info.value)
+
+
+def test_validate_tells_a_broken_hierarchy_from_a_mapping(
+    write_yaml: WriteYaml, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A hierarchy without its compute was taken for a mapping file ("give --hierarchy").
+    data = shipped_yaml("hierarchies", "lecture-toy")
+    del data["compute"]
+    path = write_yaml("toy.yaml", data)
+    assert main(["validate", str(path)]) == 2
+    assert "invalid hierarchy: compute: missing required field" in capsys.readouterr().err

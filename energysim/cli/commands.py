@@ -325,18 +325,34 @@ def _check_mapping_file(path: Path, hierarchy_name: str, workload_name: str | No
     print(f"  fits layer {layer.name} of {network.name} ({layer.macs:,} MACs) on {hierarchy.name}")
 
 
+#: Keys that only a hierarchy file has; a mapping file has ``levels`` of ``level:`` entries.
+_HIERARCHY_KEYS = frozenset({"compute", "clock_ghz", "energy_table", "energy_unit"})
+
+
+def _file_kind(data: object) -> str | None:
+    """``hierarchy``, ``workload`` or ``mapping``: what a parsed file means to be, by its keys."""
+    if not isinstance(data, dict):
+        return None
+    if "layers" in data:
+        return "workload"
+    levels = data.get("levels")
+    named = isinstance(levels, list) and any(isinstance(level, dict) and "name" in level for level in levels)
+    if _HIERARCHY_KEYS & data.keys() or named:
+        return "hierarchy"
+    return "mapping" if "levels" in data else None
+
+
 def validate(args: argparse.Namespace) -> None:
     """Check a file and print what it understood: the levels, the layers, or the loops."""
     path = _validate_target(args.file)
-    data = read_yaml(path)
-    is_mapping = isinstance(data, dict) and "levels" in data and "compute" not in data
-    if not is_mapping and (args.hierarchy or args.workload):
+    kind = _file_kind(read_yaml(path))
+    if kind != "mapping" and (args.hierarchy or args.workload):
         raise EnergySimError(f"{path}: not a mapping file; --hierarchy and --workload apply only to one")
-    if isinstance(data, dict) and "compute" in data:
+    if kind == "hierarchy":
         _describe_hierarchy(path)
-    elif isinstance(data, dict) and "layers" in data:
+    elif kind == "workload":
         _describe_workload(path)
-    elif isinstance(data, dict) and "levels" in data:
+    elif kind == "mapping":
         if args.hierarchy is None:
             raise EnergySimError(f"{path}: a mapping file; give --hierarchy to check it against a hierarchy")
         _check_mapping_file(path, args.hierarchy, args.workload)
