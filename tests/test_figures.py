@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from energysim.report.figures import (
     _access_costs,
     _energy_grid,
     access_cost_figure,
+    dataflow_energy_figure,
     energy_heatmap_figure,
     layer_energy_figure,
     roofline_figure,
@@ -126,3 +128,14 @@ def test_new_figure_is_byte_stable(tmp_path: Path) -> None:
     first = save_figure(access_cost_figure(result), tmp_path / "a")
     second = save_figure(access_cost_figure(result), tmp_path / "b")
     assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second]
+
+
+def test_dataflow_figure_of_layers_without_macs_plots_energy_not_infinity() -> None:
+    # A ReLU has no MACs: energy per MAC was inf and matplotlib warned while drawing it.
+    results = {name: es.analyze("lecture-ops", "v100", name, layers=["relu"]) for name in ("ws", "rs")}
+    figure = dataflow_energy_figure(results)
+    ax = figure.axes[0]
+    assert "no MACs" in ax.get_ylabel()
+    heights = sorted(bar.get_height() for bar in ax.patches)
+    assert all(math.isfinite(height) for height in heights)
+    assert sum(heights) == pytest.approx(sum(r.total_energy for r in results.values()))

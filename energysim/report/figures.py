@@ -72,13 +72,16 @@ def dataflow_energy_figure(results: dict[str, Result]) -> Figure:
     """Energy per MAC by level under several dataflows, side by side (the Eyeriss chart)."""
     unit = require_one_unit(results.values(), "dataflow_energy_figure")
     first = next(iter(results.values()))
-    frame = pd.DataFrame({name: r.energy_by_level() / r.macs for name, r in results.items()}).T.fillna(0.0)
+    per_mac = all(r.macs for r in results.values())  # operators without MACs have no energy per MAC
+    frame = pd.DataFrame(
+        {name: r.energy_by_level() / (r.macs if per_mac else 1) for name, r in results.items()}
+    ).T.fillna(0.0)
     order = _levels_bottom_up(first, set(frame.columns))
     figure = Figure(figsize=(7, 4.5))
     ax = figure.subplots()
     _stacked(ax, frame, order)
     ax.set_xlabel("dataflow")
-    ax.set_ylabel(f"energy per MAC ({unit})")
+    ax.set_ylabel(f"energy per MAC ({unit})" if per_mac else f"energy ({unit}; no MACs, so not per MAC)")
     ax.set_title(f"{first.workload.name} on {first.hierarchy.name}: data movement, not MACs, dominates")
     _level_legend(ax)
     return figure
