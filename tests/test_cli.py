@@ -14,7 +14,8 @@ import pytest
 import energysim as es
 from energysim.cli import EXIT_USER_ERROR, main
 from energysim.cli.commands import format_number
-from energysim.report.output import csv_writer, strict_json
+from energysim.output_folder import strict_json
+from energysim.report.output import csv_writer
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,7 @@ from energysim.model.files import ShippedKind, is_regular_file, read_yaml, shipp
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.workload import Network
+from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
     access_cost_figure,
     dataflow_energy_figure,
@@ -34,15 +35,7 @@ from energysim.report.figures import (
     roofline_figure,
     timeline_figure,
 )
-from energysim.report.output import (
-    check_output_folder,
-    csv_writer,
-    figure_writer,
-    json_writer,
-    strict_json,
-    write_folder,
-    write_outputs,
-)
+from energysim.report.output import csv_writer, figure_writer, json_writer, write_outputs
 from energysim.report.tables import energy_unit, explain, level_table
 from energysim.result import Result, require_one_unit
 from energysim.simulate import simulate
