@@ -87,9 +87,8 @@ def _target(out: str | Path) -> Path:
     raw = Path(text)
     long_names = [part for part in raw.parts if len(os.fsencode(part)) > _NAME_MAX_BYTES]
     if long_names:
-        raise _refuse(
-            display_path(text), f"a name longer than {_NAME_MAX_BYTES} bytes ({long_names[0][:20]}...)"
-        )
+        shown = display_path(long_names[0][:20])
+        raise _refuse(display_path(text), f"a name longer than {_NAME_MAX_BYTES} bytes ({shown}...)")
     if raw.name in ("", ".", ".."):
         return raw.resolve()
     return raw.parent.resolve() / raw.name
@@ -171,15 +170,7 @@ def check_output_folder(out: str | Path, force: bool = False) -> Path:
         return _check_output_folder(out, force)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__  # about out, which the label names
-        raise _refuse(_label_of(out), f"cannot be checked ({reason})") from exc
-
-
-def _label_of(out: str | Path) -> str:
-    """The label of ``out`` without resolving it (for errors raised while resolving)."""
-    try:
-        return display_path(os.fspath(out))
-    except TypeError:  # pragma: no cover - not a path at all
-        return repr(out)
+        raise _refuse(display_path(os.fspath(out)), f"cannot be checked ({reason})") from exc
 
 
 def _os_reason(exc: OSError) -> str:

@@ -544,3 +544,21 @@ def test_a_hostile_layer_name_stays_inside_the_output_folder(tmp_path: Path) -> 
     assert_complete(out)
     pictures = sorted(name for name in os.listdir(out) if name.endswith(".png"))
     assert len(pictures) == 4
+
+
+def test_run_out_with_a_layer_named_like_a_path_writes_only_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workload = tmp_path / "w.yaml"
+    layer = '{name: "c/../../x", type: fc, N: 1, C: 16, M: 16}'
+    workload.write_text(f"version: 1\nname: hostile\nprecision_bits: 16\nlayers:\n  - {layer}\n")
+    (tmp_path / "work").mkdir()
+    out = tmp_path / "work" / "out"
+    code, err = run_cli(
+        ["run", str(workload), "--hierarchy", "edge-npu", "--out", str(out), "--quiet"], capsys
+    )
+    assert (code, err) == (0, "")
+    assert sorted(os.listdir(tmp_path)) == ["w.yaml", "work"]
+    assert sorted(os.listdir(tmp_path / "work")) == ["out"]
+    assert_complete(out)
+    assert {"timeline_c_______x.png", "timeline_c_______x.svg"} <= set(os.listdir(out))
