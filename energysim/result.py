@@ -37,21 +37,22 @@ and, on request, ``trace`` (one row per transfer and compute burst).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+import pydantic
 
 from energysim.errors import EnergySimError
 from energysim.model.energy_tables import PICOJOULE
 from energysim.model.hierarchy import Hierarchy
+from energysim.model.limits import MAX_ENERGY_PJ
 from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
+from energysim.output_folder import Writer, finite_or_none, strict_json, write_folder
 
 #: Columns of the priced rows (the frame adds ``energy_unit``).
 ACCESS_COLUMNS = ["layer", "level", "tensor", "action", "count", "accesses", "energy"]
@@ -198,7 +199,9 @@ class Result:
         return int(rows.loc[selected, "count"].sum())
 
     def dram_accesses(self) -> int:
-        """Element reads and writes at the outermost level (DRAM), all tensors."""
+        """Elements read from and written to the outermost level (DRAM), all tensors: elements,
+        not the block accesses that the ``accesses`` column counts (one access moves a block of
+        the level's ``block_bits``, several elements)."""
         rows = self.accesses
         outer = rows["level"] == self.hierarchy.outermost.name
         return int(rows.loc[outer, "count"].sum())
@@ -224,13 +227,12 @@ class Result:
                 f"number of pJ per MAC (got {pj_per_mac!r})"
             )
         scale = float(pj_per_mac)
+        hierarchy = _hierarchy_in_pj(self.hierarchy, scale, pj_per_mac)
         accesses, layers = self.accesses.copy(), self.layers.copy()
         for frame in (accesses, layers):
             frame["energy"] = frame["energy"] * scale
             frame["energy_unit"] = PICOJOULE
-        return dataclasses.replace(
-            self, hierarchy=_hierarchy_in_pj(self.hierarchy, scale), accesses=accesses, layers=layers
-        )
+        return dataclasses.replace(self, hierarchy=hierarchy, accesses=accesses, layers=layers)
 
     def to_frame(self) -> pd.DataFrame:
         """One long, tidy frame: a row per layer x level x tensor x action, with the
@@ -248,7 +250,7 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, as plain Python values (NaN and infinities as None)."""
-        summary: dict[str, Any] = _plain(
+        summary: dict[str, Any] = finite_or_none(
             {
                 "workload": self.workload.name,
                 "hierarchy": self.hierarchy.name,
@@ -271,38 +273,56 @@ class Result:
         return summary
 
     def to_json(self) -> str:
-        """Strict JSON (no NaN or Infinity: they become ``null``): the summary, the
-        layers and the accesses, keys sorted, so equal results give equal text."""
+        """Strict JSON (no NaN or Infinity: they become ``null``, and a ``note`` says why):
+        the summary, the layers and the accesses, keys sorted, so equal results give equal text."""
         data = {
             **self.summary(),
-            "layers_table": _records(self.layers),
-            "accesses_table": _records(self.accesses),
+            "layers_table": self.layers.to_dict(orient="records"),
+            "accesses_table": self.accesses.to_dict(orient="records"),
         }
-        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
+        return strict_json(data)
 
-    def to_csv(self, out: str | Path) -> Path:
-        """Write ``accesses.csv`` (:meth:`to_frame`), ``layers.csv``, ``summary.json`` and,
-        when simulated, ``timing.csv`` and ``pes.csv`` into the folder ``out``.
+    def csv_frames(self) -> dict[str, pd.DataFrame]:
+        """The CSV files of a result, file name -> frame: the one definition of what
+        :meth:`to_csv` and ``energysim run --out`` write of it.
+
+        ``accesses.csv`` (:meth:`to_frame`), ``layers.csv`` and, when simulated,
+        ``timing.csv`` and ``pes.csv``.
+        """
+        frames = {"accesses.csv": self.to_frame(), "layers.csv": self.layers}
+        if self.timing is not None:
+            frames["timing.csv"] = self.timing
+        if self.pes is not None:
+            frames["pes.csv"] = self.pes
+        return frames
+
+    def to_csv(self, out: str | Path, force: bool = False) -> Path:
+        """Write :meth:`csv_frames` and ``summary.json`` (:meth:`summary` as strict JSON)
+        into the folder ``out``; return its absolute path.
 
         The folder is written all or nothing, under the same rule as
-        ``energysim run --out`` (a new folder, or a previous energysim output).
+        ``energysim run --out``: a new folder, or (with ``force=True``) one that
+        holds only a previous energysim output.
         """
-        # Writing files is the report layer's job; the import stays local so that the
-        # result, which the report layer reads, does not depend on it at import time.
-        from energysim.report.output import csv_writer, text_writer, write_folder
+        writers: list[Writer] = [csv_file(name, frame) for name, frame in self.csv_frames().items()]
+        writers.append(json_file("summary.json", self.summary()))
+        return write_folder(out, writers, force)
 
-        writers = [
-            csv_writer("accesses.csv", self.to_frame()),
-            csv_writer("layers.csv", self.layers),
-            text_writer(
-                "summary.json", json.dumps(self.summary(), indent=2, sort_keys=True, allow_nan=False)
-            ),
-        ]
-        if self.timing is not None:
-            writers.append(csv_writer("timing.csv", self.timing))
-        if self.pes is not None:
-            writers.append(csv_writer("pes.csv", self.pes))
-        return write_folder(Path(out), writers)
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """How energysim writes every CSV: no index, ``\\n`` line ends, floats as their shortest
+    exact repr, so the bytes are stable and the values lossless."""
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def csv_file(name: str, frame: pd.DataFrame) -> Writer:
+    """A writer of ``frame`` as the CSV file ``name`` of a folder (see :func:`write_csv`)."""
+    return lambda folder: write_csv(frame, folder / name)
+
+
+def json_file(name: str, data: Any) -> Writer:
+    """A writer of ``data`` as the strict JSON file ``name`` of a folder (see :func:`strict_json`)."""
+    return lambda folder: (folder / name).write_text(strict_json(data) + "\n", encoding="utf-8")
 
 
 def require_one_unit(results: Iterable[Result], what: str = "these results") -> str:
@@ -327,8 +347,9 @@ def concat_frames(results: Iterable[Result]) -> pd.DataFrame:
     return pd.concat([result.to_frame() for result in results], ignore_index=True)
 
 
-def _hierarchy_in_pj(hierarchy: Hierarchy, scale: float) -> Hierarchy:
-    """``hierarchy`` with every per-access and per-MAC energy times ``scale``, in pJ."""
+def _hierarchy_in_pj(hierarchy: Hierarchy, scale: float, given: object) -> Hierarchy:
+    """``hierarchy`` with every per-access and per-MAC energy times ``scale``, in pJ;
+    an error naming ``pj_per_mac`` and its range if an energy leaves the schema's range."""
 
     def scaled(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -343,24 +364,28 @@ def _hierarchy_in_pj(hierarchy: Hierarchy, scale: float) -> Hierarchy:
     data = scaled(data)
     data["compute"]["mac_energy_pj"] = {k: v * scale for k, v in data["compute"]["mac_energy_pj"].items()}
     data.update(energy_table=None, energy_unit=PICOJOULE)
-    return Hierarchy.model_validate(data)
+    largest = _largest_energy(hierarchy.model_dump())
+    try:
+        return Hierarchy.model_validate(data)
+    except pydantic.ValidationError as exc:
+        limit = f"at most {MAX_ENERGY_PJ / largest:.6g}" if largest > 0 else "finite"
+        raise EnergySimError(
+            f"in_pj: pj_per_mac={given!r} is out of range: it must be positive and {limit}, "
+            f"so that every energy of {hierarchy.name} (the largest {largest:g} {hierarchy.energy_unit}) "
+            f"stays within {MAX_ENERGY_PJ:g} pJ per access"
+        ) from exc
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_plain(row) for row in frame.to_dict(orient="records")]
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python ones and NaN / infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _largest_energy(data: Any, key: str = "") -> float:
+    """The largest ``*_energy_pj`` value in a dumped hierarchy (0 if none)."""
+    if isinstance(data, dict):
+        inner = (key if key.endswith("_energy_pj") else str(k) for k in data)  # mac_energy_pj: {type: pJ}
+        return max((_largest_energy(v, k) for v, k in zip(data.values(), inner, strict=True)), default=0.0)
+    if isinstance(data, list | tuple):
+        return max((_largest_energy(v, key) for v in data), default=0.0)
+    if key.endswith("_energy_pj") and isinstance(data, int | float):
+        return float(data)
+    return 0.0
 
 
 def _is_nan(value: Any) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from _common import REPORTS, markdown_table
 
 import energysim as es
+from energysim.output_folder import write_folder
 from energysim.report.figures import access_cost_figure, energy_heatmap_figure, layer_energy_figure
-from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+from energysim.report.output import csv_writer, figure_writer, text_writer
 from energysim.report.tables import explain, level_table
 
 HIERARCHY = REPORTS / "custom_hierarchy" / "my-accelerator.yaml"

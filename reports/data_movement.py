@@ -9,8 +9,9 @@ import pandas as pd
 from _common import REPORTS, markdown_table
 
 import energysim as es
+from energysim.output_folder import write_folder
 from energysim.report.figures import access_cost_figure, dataflow_energy_figure, energy_heatmap_figure
-from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+from energysim.report.output import csv_writer, figure_writer, text_writer
 from energysim.report.tables import explain
 
 DATAFLOWS = ["ws", "os", "is", "rs", "nlr"]

@@ -9,8 +9,9 @@ import pandas as pd
 from _common import REPORTS, markdown_table
 
 import energysim as es
+from energysim.output_folder import write_folder
 from energysim.report.figures import roofline_figure
-from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+from energysim.report.output import csv_writer, figure_writer, text_writer
 
 
 def main() -> None:

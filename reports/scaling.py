@@ -11,7 +11,8 @@ from _common import REPORTS, markdown_table
 from matplotlib.figure import Figure
 
 import energysim as es
-from energysim.report.output import csv_writer, figure_writer, text_writer, write_folder
+from energysim.output_folder import write_folder
+from energysim.report.output import csv_writer, figure_writer, text_writer
 
 NETWORKS = ["lenet5", "alexnet", "vgg16", "resnet50", "mobilenet-v2", "bert-base-layer", "gpt2-decode"]
 #: eyeriss' table is normalised to one MAC: every energy here is in MAC-units (checked below).

@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import energysim as es
 from energysim.cli import EXIT_USER_ERROR, main
-from energysim.cli.commands import format_number
-from energysim.report.output import csv_writer, strict_json
+from energysim.cli.commands import column_format
+from energysim.output_folder import strict_json
+from energysim.report.output import csv_writer
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,7 +39,9 @@ def test_roofline_prints_the_lecture_table(capsys: pytest.CaptureFixture[str]) -
     lines = capsys.readouterr().out.splitlines()
     assert "ops:byte 139.3" in lines[0]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert rows["fc_batch512"][3] == "315.1"
+    # 2*512*4096*1024 FLOP over 2*(4096*1024 + 512*4096 + 512*1024) B = 315.076 FLOP/B, shown
+    # with two decimals because the column also holds 0.25 (one number format per column).
+    assert rows["fc_batch512"][3] == "315.08"
     assert rows["fc_batch512"][-1] == "compute"
     assert rows["relu"][3] == "0.25"
     assert rows["maxpool3x3"][3] == "2.25"
@@ -251,40 +256,71 @@ def test_csv_values_round_trip_exactly_and_bytes_are_stable(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("value", "text"),
+    ("values", "texts"),
     [
-        (1234567.0, "1,234,567"),
-        (42, "42"),
-        (np.int64(3331048), "3,331,048"),
-        (np.float64(0.5), "0.5"),
-        (315.0625, "315.1"),
-        (0.25, "0.25"),
-        (99.99, "99.99"),
-        (0.0004567, "4.567e-04"),
-        (25000000.5, "2.500e+07"),
-        (0.0, "0"),
-        (float("nan"), "-"),
-        (float("inf"), "inf"),
-        ("rs", "rs"),
+        ([96.0, 96.83, 5.5], ["96.00", "96.83", "5.50"]),  # one count of decimals down the column
+        ([1234567.0, 42, 0], ["1,234,567", "42", "0"]),  # whole numbers in full, separated
+        ([np.int64(3331048), np.int64(7)], ["3,331,048", "7"]),
+        ([0.5, 0.25], ["0.5000", "0.2500"]),
+        ([315.0625, 0.25], ["315.06", "0.25"]),  # two digits of the smallest
+        ([1234.5, 1.0], ["1,234.5", "1.0"]),
+        ([0.5, 1e-9], ["5.000e-01", "1.000e-09"]),  # a range too wide for fixed decimals
+        ([0.0004567, 0.0001], ["4.567e-04", "1.000e-04"]),  # too small for fixed decimals
+        ([25000000.5, 1.5], ["2.500e+07", "1.500e+00"]),
+        ([float("nan"), 2.5], ["-", "2.500"]),
+        ([float("inf"), 2.5], ["inf", "2.500"]),
     ],
 )
-def test_one_console_number_format(value: object, text: str) -> None:
-    assert format_number(value) == text
+def test_one_number_format_per_column(values: list[object], texts: list[str]) -> None:
+    show = column_format(pd.Series(values))
+    assert [show(value) for value in values] == texts
+
+
+@settings(max_examples=60, deadline=500)
+@given(
+    st.lists(
+        st.floats(-1e5, 1e5, allow_nan=False).filter(lambda x: not x.is_integer()), min_size=1, max_size=8
+    )
+)
+def test_a_column_has_one_count_of_decimals_and_keeps_its_values(values: list[float]) -> None:
+    show = column_format(pd.Series(values))
+    cells = [show(value) for value in values]
+    if "e" in cells[0]:  # scientific for the whole column: four significant digits each
+        for cell, value in zip(cells, values, strict=True):
+            assert float(cell) == pytest.approx(value, rel=1e-3)
+        return
+    assert len({_decimals(cell) for cell in cells}) == 1
+    step = 10.0 ** -_decimals(cells[0])
+    for cell, value in zip(cells, values, strict=True):
+        assert abs(float(cell.replace(",", "")) - value) <= step / 2 * (1 + 1e-9)  # correctly rounded
+
+
+def _decimals(cell: str) -> int:
+    return len(cell.split(".")[1]) if "." in cell else 0
 
 
 def test_every_console_table_uses_that_format(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["compare", "alexnet", "--hierarchy", "eyeriss", "--dataflows", "ws,rs", "--layer", "conv3"]
     assert main(args) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
-    result = es.simulate("alexnet", "eyeriss", "ws", layers=["conv3"])
-    assert rows[0][-1] == format_number(result.cycles)
-    assert rows[0][-2] == format_number(result.dram_accesses())
-    assert "," in rows[0][-2]  # counts in full, with separators, never 1.23e+06
+    lines = capsys.readouterr().out.splitlines()
+    assert "DRAM elements moved" in lines[1]  # elements, not the 64-bit accesses of levels.csv
+    rows = [line.split() for line in lines[2:]]
+    ws = es.simulate("alexnet", "eyeriss", "ws", layers=["conv3"])
+    assert ws.cycles is not None
+    assert ws.cycles.is_integer()
+    assert rows[0][-1] == f"{int(ws.cycles):,}"
+    assert rows[0][-2] == f"{ws.dram_accesses():,}"  # counts in full, with separators
+    for column in range(1, 4):  # energy, per MAC, data movement %: same decimals down each
+        assert _decimals(rows[0][column]) == _decimals(rows[1][column]), column
     assert main(["run", "alexnet", "--hierarchy", "eyeriss", "--layer", "conv3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    dram = next(line.split() for line in lines if line.strip().startswith("DRAM"))
+    header = lines.index(next(line for line in lines if line.strip().startswith("level")))
+    table = [line.split() for line in lines[header + 1 :] if line.split() and line.split()[0] != "energy"]
     level = es.simulate("alexnet", "eyeriss", "rs", layers=["conv3"]).energy_by_level()
-    assert dram[1] == format_number(float(level["DRAM"]))
+    rows = [row for row in table if len(row) >= 3 and row[0] in level.index]
+    assert {_decimals(row[-2]) for row in rows} == {_decimals(rows[0][-2])}  # energy column
+    dram = next(row for row in rows if row[0] == "DRAM")
+    assert float(dram[1].replace(",", "")) == pytest.approx(float(level["DRAM"]), rel=1e-3)
 
 
 # --- --mapping, and validate of names and of mappings against a layer --------------------------

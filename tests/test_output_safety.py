@@ -8,6 +8,7 @@ here by hashlib, and nothing else in the folder.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
@@ -22,19 +23,20 @@ from pathlib import Path
 import pytest
 
 import energysim as es
+import energysim.cli as cli
 from energysim.cli import EXIT_USER_ERROR, main
 from energysim.cli.commands import summary
 from energysim.errors import EnergySimError
+from energysim.output_folder import MARKER, check_output_folder, write_folder
 from energysim.report.figures import layer_energy_figure
 from energysim.report.output import (
-    MARKER,
-    check_output_folder,
     csv_writer,
     figure_writer,
     json_writer,
     result_writers,
+    safe_file_stems,
     text_writer,
-    write_folder,
+    write_outputs,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -455,3 +457,108 @@ def test_cli_processes_killed_while_writing_leave_all_or_nothing(tmp_path: Path)
         assert state == "new" or process.returncode != 0, (signum, delay, state)
         states.append(state)
     assert {"nothing", "previous"} & set(states[:3]), states  # some kills landed mid-write
+
+
+# --- paths beyond the system's limits, and names from the user's text ---------------------------
+
+LONG_PATH = "/".join(["a" * 200] * 25)  # 5,024 characters: beyond PATH_MAX, each name legal
+
+
+def test_a_path_beyond_path_max_is_a_short_house_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.chdir(tmp_path)
+    for call in (
+        lambda: check_output_folder(LONG_PATH),
+        lambda: write_folder(LONG_PATH, [text_writer("a", "")]),
+    ):
+        with pytest.raises(EnergySimError) as info:
+            call()
+        assert "5,024 characters" in str(info.value)
+        assert len(str(info.value)) < 500
+    code, err = run_cli([*FAST_RUN, "--out", LONG_PATH], capsys)
+    assert code == EXIT_USER_ERROR
+    assert len(err.splitlines()) == 1
+    assert len(err) < 500
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_system_error_while_writing_names_the_file_shortly(tmp_path: Path) -> None:
+    def too_long(folder: Path) -> None:
+        raise OSError(errno.ENAMETOOLONG, "File name too long", str(folder / LONG_PATH))
+
+    with pytest.raises(EnergySimError) as info:
+        write_folder(tmp_path / "out", [too_long])
+    assert "File name too long" in str(info.value)
+    assert len(str(info.value)) < 1000
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_shortens_the_path_of_any_system_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fails(_args: object) -> None:
+        raise OSError(errno.ENAMETOOLONG, "File name too long", LONG_PATH)
+
+    monkeypatch.setattr(cli, "list_shipped", fails)
+    code, err = run_cli(["list"], capsys)
+    assert code == EXIT_USER_ERROR
+    assert err.startswith("energysim: error: aaaa")
+    assert "(5,024 characters): File name too long" in err
+    assert len(err) < 500
+
+
+HOSTILE_NAMES = [
+    "timeline_c/../../x",
+    "timeline_c/../../y",
+    "timeline_a\0b",
+    "timeline_new\nline\t\x1b[31m",
+    "timeline_" + "z" * 300,
+    "timeline_" + "z" * 301,
+    "..",
+    "",
+    "Roofline",
+    "roofline",
+    "energy_by_layer",
+]
+
+
+def test_figure_names_become_safe_unique_file_names() -> None:
+    stems = safe_file_stems(HOSTILE_NAMES)
+    assert list(stems) == HOSTILE_NAMES
+    for stem in stems.values():
+        assert set(stem) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"), stem
+        assert 1 <= len(stem) <= 100
+    assert len({stem.lower() for stem in stems.values()}) == len(HOSTILE_NAMES)  # also case-blind
+    assert stems["energy_by_layer"] == "energy_by_layer"  # a safe name is kept as it is
+
+
+def test_a_hostile_layer_name_stays_inside_the_output_folder(tmp_path: Path) -> None:
+    result = es.analyze("lecture-ops", "v100", "rs", layers=["relu"])
+    (tmp_path / "work").mkdir()
+    out = tmp_path / "work" / "out"
+    figures = {name: (lambda: layer_energy_figure(result)) for name in HOSTILE_NAMES[:4]}
+    write_outputs(result, out, {"a": 1}, figures)
+    assert sorted(os.listdir(tmp_path)) == ["work"]
+    assert sorted(os.listdir(tmp_path / "work")) == ["out"]
+    assert_complete(out)
+    pictures = sorted(name for name in os.listdir(out) if name.endswith(".png"))
+    assert len(pictures) == 4
+
+
+def test_run_out_with_a_layer_named_like_a_path_writes_only_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workload = tmp_path / "w.yaml"
+    layer = '{name: "c/../../x", type: fc, N: 1, C: 16, M: 16}'
+    workload.write_text(f"version: 1\nname: hostile\nprecision_bits: 16\nlayers:\n  - {layer}\n")
+    (tmp_path / "work").mkdir()
+    out = tmp_path / "work" / "out"
+    code, err = run_cli(
+        ["run", str(workload), "--hierarchy", "edge-npu", "--out", str(out), "--quiet"], capsys
+    )
+    assert (code, err) == (0, "")
+    assert sorted(os.listdir(tmp_path)) == ["w.yaml", "work"]
+    assert sorted(os.listdir(tmp_path / "work")) == ["out"]
+    assert_complete(out)
+    assert {"timeline_c_______x.png", "timeline_c_______x.svg"} <= set(os.listdir(out))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import math
+import re
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import energysim as es
+from energysim.cli import main
+from energysim.model.limits import MAX_ENERGY_PJ
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +126,100 @@ def test_a_layer_object_needs_no_workload() -> None:
     fc6 = es.load_workload("alexnet")["fc6"]
     with pytest.raises(es.EnergySimError, match="workload= is only for a layer name"):
         es.roofline(fc6, "v100", workload="alexnet")
+
+
+# --- layering, the one CSV set, force, strict summary, in_pj's range ----------------------------
+
+PACKAGE = Path(es.__file__).resolve().parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (lazy imports included)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def test_result_imports_nothing_above_it() -> None:
+    imported = _imported_modules(PACKAGE / "result.py")
+    above = {"energysim.report", "energysim.cli", "energysim.simulate", "energysim.analyze"}
+    assert not [module for module in imported if ".".join(module.split(".")[:2]) in above]
+
+
+def test_output_folder_module_sits_low() -> None:
+    imported = {
+        module for module in _imported_modules(PACKAGE / "output_folder.py") if module != "__future__"
+    }
+    ours = {module for module in imported if module.startswith("energysim")}
+    assert ours == {"energysim._version", "energysim.errors", "energysim.model.files"}
+    assert all(module.split(".")[0] in sys.stdlib_module_names for module in imported - ours)
+
+
+def test_to_csv_and_run_out_write_the_same_csvs(tmp_path: Path) -> None:
+    result = es.simulate("lenet5", "eyeriss", "rs")
+    api = result.to_csv(tmp_path / "api")
+    assert main(["run", "lenet5", "--hierarchy", "eyeriss", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    api_names = {path.name for path in api.iterdir() if not path.name.startswith(".")}
+    assert api_names == {"accesses.csv", "layers.csv", "timing.csv", "pes.csv", "summary.json"}
+    for name in api_names - {"summary.json"}:
+        assert (api / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    assert json.loads((api / "summary.json").read_text()) == json.loads(
+        (tmp_path / "cli" / "summary.json").read_text()
+    )
+
+
+def test_to_csv_replaces_a_previous_output_only_with_force(lenet: es.Result, tmp_path: Path) -> None:
+    out = lenet.to_csv(tmp_path / "out")
+    first = (out / "layers.csv").read_bytes()
+    with pytest.raises(es.EnergySimError, match=r"force=True"):
+        lenet.to_csv(out)
+    assert (out / "layers.csv").read_bytes() == first  # untouched by the refusal
+    assert lenet.to_csv(out, force=True) == out
+    assert (out / "layers.csv").read_bytes() == first
+
+
+def test_to_csv_summary_is_strict_json_with_the_null_note(tmp_path: Path) -> None:
+    relu = es.simulate("lecture-ops", "v100", "ws", layers=["relu"])  # no MACs: nothing to map
+    out = relu.to_csv(tmp_path / "relu")
+
+    def no_constants(name: str) -> float:
+        raise AssertionError(f"not strict JSON: {name}")
+
+    data = json.loads((out / "summary.json").read_text(), parse_constant=no_constants)
+    assert data["energy_per_mac"] is None
+    assert data["dataflow"] is None
+    assert "no selected layer has MACs" in data["note"]  # why the dataflow is null here
+    assert "mapped by hand" in data["note"]
+
+
+def test_a_path_longer_than_the_system_takes_is_a_short_house_error(lenet: es.Result) -> None:
+    out = "/".join(["a" * 200] * 25)  # 5,024 characters, beyond PATH_MAX
+    with pytest.raises(es.EnergySimError) as info:
+        lenet.to_csv(out)
+    message = str(info.value)
+    assert len(message) < 500
+    assert "5,024 characters" in message
+    assert "nothing was written" in message
+
+
+def _largest_energy(hierarchy: es.Hierarchy) -> float:
+    """The largest per-access or per-MAC energy of ``hierarchy``, read field by field."""
+    energies = [*hierarchy.compute.mac_energy_pj.values()]
+    for level in hierarchy.levels:
+        energies += [level.read_energy_pj, level.write_energy_pj]
+        if level.network is not None:
+            energies.append(level.network.transfer_energy_pj)
+    return max(energies)
+
+
+def test_in_pj_out_of_range_names_pj_per_mac_and_its_range(lenet: es.Result) -> None:
+    with pytest.raises(es.EnergySimError, match=r"pj_per_mac=1e\+300 is out of range.*at most"):
+        lenet.in_pj(1e300)
+    bound = MAX_ENERGY_PJ / _largest_energy(lenet.hierarchy)
+    assert lenet.in_pj(bound / 2).total_energy == pytest.approx(lenet.total_energy * bound / 2)
+    with pytest.raises(es.EnergySimError, match=re.escape(f"at most {bound:.6g}")):
+        lenet.in_pj(bound * 2)

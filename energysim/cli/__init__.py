@@ -4,7 +4,7 @@ The only place that prints, parses arguments or turns errors into exit codes:
 a user's mistake (a bad file, an unknown name, a mapping that does not fit) is
 one line on stderr and exit code 2, never a traceback; output folders are
 written whole or not at all, and never over a folder or file that energysim
-did not write (see :mod:`energysim.report.output`).
+did not write (see :mod:`energysim.output_folder`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from energysim._version import __version__
 from energysim.cli.commands import compare, list_shipped, roofline, run, validate
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
+from energysim.model.files import display_path
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("energysim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"energysim: error: {where}{exc.strerror}", file=sys.stderr)
+        where = f"{display_path(exc.filename)}: " if exc.filename else ""
+        print(f"energysim: error: {where}{exc.strerror or type(exc).__name__}", file=sys.stderr)
         return EXIT_USER_ERROR
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import numbers
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from energysim.model.files import ShippedKind, is_regular_file, read_yaml, shipp
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.workload import Network
+from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
     access_cost_figure,
     dataflow_energy_figure,
@@ -34,45 +34,53 @@ from energysim.report.figures import (
     roofline_figure,
     timeline_figure,
 )
-from energysim.report.output import (
-    check_output_folder,
-    csv_writer,
-    figure_writer,
-    json_writer,
-    strict_json,
-    write_folder,
-    write_outputs,
-)
+from energysim.report.output import csv_writer, figure_writer, json_writer, write_outputs
 from energysim.report.tables import energy_unit, explain, level_table
 from energysim.result import Result, require_one_unit
 from energysim.simulate import simulate
 
+_MAX_DECIMALS = 6
 
-def format_number(value: object) -> str:
-    """The one number format of every table the CLI prints.
 
-    Whole numbers in full with thousands separators (counts, cycles); others
-    to 4 significant digits, in scientific notation only outside 1e-3..1e6;
-    a value that is not a number as ``-``.
+def column_format(values: pd.Series) -> Callable[[object], str]:
+    """The one number format of a console table's column, chosen from the whole column.
+
+    A column of whole numbers (counts, cycles) in full with thousands separators;
+    any other with the same number of decimals down the column: enough for four
+    significant digits of its largest value and two of its smallest non-zero one
+    (``96.00`` above ``96.83``, ``315.06`` above ``0.25``), or scientific notation
+    for the whole column when that would take more than six decimals or its
+    largest value is 1e6 or more. A value that is not a number (NaN) is ``-``.
     """
-    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
-        return str(value)
-    number = float(value)
-    if math.isnan(number):
-        return "-"
-    if math.isinf(number) or number == 0:
-        return f"{number:g}"
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{number:,.0f}"
-    if 1e-3 <= abs(number) < 1e6:
-        return f"{number:.4g}"
-    return f"{number:.3e}"
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = np.abs(numbers[np.isfinite(numbers)])
+    largest = float(finite.max()) if finite.size else 0.0
+    if all(float(number).is_integer() for number in finite) and largest < 1e15:
+        spec = ",.0f"
+    else:
+        smallest = float(finite[finite > 0].min())
+        decimals = max(0, 3 - math.floor(math.log10(largest)), 1 - math.floor(math.log10(smallest)))
+        spec = ".3e" if decimals > _MAX_DECIMALS or largest >= 1e6 else f",.{decimals}f"
+
+    def show(value: object) -> str:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # pd.NA in a nullable column
+            return "-"
+        if math.isnan(number):
+            return "-"
+        if math.isinf(number):
+            return f"{number:g}"
+        return format(number, spec)
+
+    return show
 
 
 def format_table(frame: pd.DataFrame) -> str:
-    """``frame`` as a console table, every number in :func:`format_number`'s format."""
+    """``frame`` as a console table, each number column in its :func:`column_format`."""
     numeric = frame.select_dtypes("number").columns
-    return frame.to_string(index=False, formatters=dict.fromkeys(numeric, format_number))
+    formatters = {column: column_format(frame[column]) for column in numeric}
+    return frame.to_string(index=False, formatters=formatters)
 
 
 def summary(result: Result) -> dict[str, Any]:
@@ -129,6 +137,7 @@ def run(args: argparse.Namespace) -> None:
         }
         layer = _first_mac_layer(result)
         if layer is not None:
+            # A layer name is the user's text: write_outputs makes it a safe file name.
             figures[f"timeline_{layer}"] = lambda: timeline_figure(result, layer)
         write_outputs(result, out, summary(result), figures, force=args.force)
     if args.json:
@@ -160,7 +169,7 @@ def compare(args: argparse.Namespace) -> None:
                 f"energy ({unit})": r.total_energy,
                 f"per MAC ({unit})": r.energy_per_mac,
                 "data movement %": 100 * r.data_movement_energy / r.total_energy,
-                "DRAM accesses": r.dram_accesses(),
+                "DRAM elements moved": r.dram_accesses(),
                 "cycles": r.cycles,
             }
             for name, r in results.items()
