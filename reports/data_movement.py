@@ -30,7 +30,7 @@ def main() -> None:
                 f"energy per MAC ({unit})": r.energy_per_mac,
                 "x RS": r.energy_per_mac / rs,
                 "data movement %": 100 * r.data_movement_energy / r.total_energy,
-                "DRAM accesses (M)": r.dram_accesses() / 1e6,
+                "DRAM elements moved (M)": r.dram_accesses() / 1e6,
                 "cycles (M)": (r.cycles or 0) / 1e6,
             }
             for d, r in results.items()
