@@ -439,13 +439,28 @@ else:
     _Loader = _LibyamlLoader
 
 
-def parse_yaml(text: str) -> Any:
-    """Parse YAML ``text`` with the bounded loader (raises ``yaml.YAMLError``)."""
-    loader: Any = _Loader(text)  # type: ignore[call-arg]
+def _parse_with(loader_type: type[_BoundedComposer], text: str) -> Any:
+    loader: Any = loader_type(text)  # type: ignore[call-arg]
     try:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML ``text`` with the bounded loader (raises ``yaml.YAMLError``).
+
+    Newer libyaml (the one in PyYAML 6.0.4's wheels) stops flow collections
+    nested 1,000 deep while *scanning*, before the composer has seen depth
+    ``MAX_YAML_DEPTH``; such a text is parsed again by the pure-Python parser,
+    so that the error names the bound where it is hit, whatever the build.
+    """
+    try:
+        return _parse_with(_Loader, text)
+    except yaml.MarkedYAMLError as exc:
+        if _Loader is _PythonLoader or "maximum nesting depth" not in str(exc.problem):
+            raise
+    return _parse_with(_PythonLoader, text)
 
 
 def read_yaml(path: Path) -> Any:
