@@ -5,8 +5,9 @@ Time is in cycles of the hierarchy's clock. Every storage level has ports
 lockstep, so one resource stands for each of them) and buffer space for
 tiles (a ``simpy.Container`` of one slot, two where the level is
 double-buffered). A transfer of B bytes over the boundary below a level holds
-one of its ports for ``ceil(B / bandwidth) + latency`` cycles (slower if its
-network is narrower); the outermost level (DRAM) is one shared channel. A
+one of its ports for ``B / bandwidth + latency`` cycles (slower if its
+network is narrower): time is continuous, and a batched step's transfer is
+never rounded per step; the outermost level (DRAM) is one shared channel. A
 transfer that serves several instances below may use several ports at once.
 
 Three kinds of process replay the stream (:mod:`energysim.stream`):
@@ -15,8 +16,10 @@ Three kinds of process replay the stream (:mod:`energysim.stream`):
   prefetches the next tile while the current one is in use only when it is
   double-buffered) and once the tiles it reads from are there;
 * the *array* computes one burst per step once its data is there: k MACs on a
-  PE take ``k / macs_per_cycle`` cycles (a systolic array adds its fill and
-  drain skew per fold); operands read from levels above the PEs during the
+  PE take ``ceil(k / macs_per_cycle)`` cycles (a systolic array adds
+  ``2 S_R + S_C - 2`` cycles of preload and skew per fold, SCALE-Sim's model;
+  a fold starts wherever a tile that stays in the PEs across the bursts
+  changes, whichever tensor it is); operands read from levels above the PEs during the
   burst hold those levels' ports; register-file accesses inside the burst are
   counted, not simulated;
 * a *retirer* drains departing partial sums up the hierarchy and frees the
@@ -26,11 +29,12 @@ The engine charges exactly the counts of the
 :class:`~energysim.analysis.accesses.AccessPlan`, event by event. Its cost
 per step is linear in the number of levels, and the stream bounds the steps.
 
-Every cycle of a layer is one of: *compute* (the array's bursts), *stall*
+Every cycle of a layer is one of: *compute* (the array's bursts), *skew*
+(a systolic fold's preload, fill and drain), *stall*
 (the array waits for tiles to arrive), *stream wait* (a burst outlasts its
 MACs because operands or results stream over a level's ports more slowly)
 and *drain* (after the last burst, until the last partial sums are written
-back); the four add up to the layer's cycles. Levels at or below the array
+back); the five add up to the layer's cycles. Levels at or below the array
 level are not simulated: their busy cycles are the bytes they move inside
 the bursts over their bandwidth (``timed_as`` "within bursts").
 """
@@ -45,6 +49,7 @@ from typing import Any
 import simpy
 
 from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
+from energysim.analysis.tiles import RELEVANT_DIMS
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase
@@ -86,12 +91,13 @@ class PortStats:
 class LayerTiming:
     """Time of one layer and where it went, and per-level port use.
 
-    ``cycles`` = ``compute_cycles`` + ``stall_cycles`` + ``stream_wait_cycles``
-    + ``drain_cycles`` (see the module docstring).
+    ``cycles`` = ``compute_cycles`` + ``skew_cycles`` + ``stall_cycles``
+    + ``stream_wait_cycles`` + ``drain_cycles`` (see the module docstring).
     """
 
     cycles: float
     compute_cycles: float
+    skew_cycles: float
     stall_cycles: float
     stream_wait_cycles: float
     drain_cycles: float
@@ -155,8 +161,11 @@ class LayerEngine:
         inner = plan.nest.time_steps // plan.bursts
         self.burst_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
         array = hierarchy.compute.array
-        self.skew = array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
+        # SCALE-Sim's fold: S_R cycles of preload and S_R + S_C - 2 of skew besides its T steps.
+        self.skew = 2 * array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
+        self.fold_keys = self._fold_keys() if self.skew else frozenset()
         self.compute_cycles = 0.0
+        self.skew_cycles = 0.0
         self.stall_cycles = 0.0
         self.stream_wait_cycles = 0.0
         self.array_end = 0.0
@@ -197,16 +206,16 @@ class LayerEngine:
 
     # -- transfers ----------------------------------------------------------------------------------
 
-    def _duration(self, upper: int, total_bytes: float, ports: int, repeat: int) -> int:
-        """Cycles one of ``ports`` ports of ``upper`` is held to move its share, ``repeat`` times."""
+    def _duration(self, upper: int, total_bytes: float, ports: int) -> float:
+        """Cycles one of ``ports`` ports of ``upper`` is held to move its share: continuous, never rounded."""
         level = self.levels[upper]
-        share = total_bytes / ports / repeat
-        once = whole_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
+        share = total_bytes / ports
+        once = transfer_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
         network = level.network
         if network is not None and network.bandwidth_bytes_per_cycle is not None:
             once = max(
                 once,
-                whole_cycles(
+                transfer_cycles(
                     self.hierarchy.name,
                     level,
                     share,
@@ -214,7 +223,7 @@ class LayerEngine:
                     "network.bandwidth_bytes_per_cycle",
                 ),
             )
-        return once * repeat
+        return once
 
     def _move(
         self,
@@ -236,7 +245,7 @@ class LayerEngine:
         for flow, count in flows:
             if flow.upper < self.array and count:
                 groups.setdefault(flow.upper, []).append((flow, count))
-        held: list[tuple[int, int, list[simpy.resources.resource.Request], float]] = []
+        held: list[tuple[float, int, list[simpy.resources.resource.Request], float]] = []
         for upper in sorted(groups):
             group = groups[upper]
             total = sum(self._bytes(flow) * count for flow, count in group)
@@ -246,7 +255,7 @@ class LayerEngine:
             requests = [self.ports[upper].request() for _ in range(ports)]
             yield simpy.AllOf(self.env, requests)
             stats = self.stats[self.levels[upper].name]
-            duration = self._duration(upper, total, ports, repeat)
+            duration = self._duration(upper, total, ports)
             # Receivers beyond the ports queue behind the ones served first.
             stats.queue_cycles += (self.env.now - asked) * ports + duration / max(1, parts) * sum(
                 part // ports for part in range(parts)
@@ -312,8 +321,10 @@ class LayerEngine:
             for key, count in step.keys:
                 self.counts.add(self._bucket(key), count)
             self.counts.add(self.plan.burst, step.repeat)
-            folds = sum(count for key, count in step.keys if self._is_fold(self._bucket(key)))
-            compute = step.repeat * self.burst_cycles + folds * self.skew
+            folds = sum(count for key, count in step.keys if key in self.fold_keys)
+            macs_cycles = step.repeat * self.burst_cycles
+            skew = folds * self.skew
+            compute = macs_cycles + skew
             started = self.env.now
             operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
@@ -324,7 +335,8 @@ class LayerEngine:
             asked = self.env.now
             yield simpy.AllOf(self.env, arrivals)
             self.stall_cycles += self.env.now - asked
-            self.compute_cycles += compute
+            self.compute_cycles += macs_cycles
+            self.skew_cycles += skew
             if self.tracing:
                 self.trace.append(
                     (started, self.env.now - started, self.hierarchy.compute.name, "none", "compute", 0.0)
@@ -332,11 +344,46 @@ class LayerEngine:
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _is_fold(self, bucket: Bucket) -> bool:
-        """A systolic fold starts when the PEs' stationary weights change."""
-        if not self.skew or self.array >= len(self.levels):
-            return False
-        return bucket.counts.get((self.levels[self.array].name, "weights", "fill"), 0) > 0
+    def _stationary(self) -> set[str]:
+        """The tensors that stay in the PEs across a burst.
+
+        A tensor kept at a per-PE level is stationary there if no temporal
+        loop inside the burst above that level indexes it (its tile there
+        does not change while the burst runs).
+        """
+        nest = self.plan.nest
+        # The first tiles fill every level keeping weights or inputs; the last drains empty every
+        # level keeping outputs.
+        kept = [(f.lower, f.tensor) for f in (*self.plan.start.flows, *self.plan.end.flows)]
+        stationary: set[str] = set()
+        for index in range(self.array, len(self.levels)):
+            moving = {
+                p.dim
+                for p in nest.positions
+                if not p.spatial and self.array <= p.level < index and p.factor > 1
+            }
+            for lower, tensor in kept:
+                if lower == index and not moving & set(RELEVANT_DIMS[tensor]):
+                    stationary.add(tensor)
+        return stationary
+
+    def _fold_keys(self) -> frozenset[StepKey | None]:
+        """The step kinds that start a systolic fold: they change a stationary tile in the PEs.
+
+        The layer's first step always does. Whatever stays (weights, inputs or
+        outputs), a new stationary tile must cross the array: the fold's skew.
+        """
+        if self.array >= len(self.levels):
+            return frozenset()
+        stationary = self._stationary()
+        keys: set[StepKey | None] = {None}
+        for key, bucket in self.plan.steps.items():
+            if any(
+                flow.lower >= self.array and flow.tensor in stationary and flow.kind in ("fill", "drain")
+                for flow in bucket.flows
+            ):
+                keys.add(key)
+        return frozenset(keys)
 
     def _retirer(self) -> Process:
         while True:
@@ -394,6 +441,7 @@ class LayerEngine:
         return LayerTiming(
             cycles=cycles,
             compute_cycles=self.compute_cycles,
+            skew_cycles=self.skew_cycles,
             stall_cycles=self.stall_cycles,
             stream_wait_cycles=self.stream_wait_cycles,
             drain_cycles=cycles - self.array_end,
@@ -415,18 +463,19 @@ def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list
     return index
 
 
-def whole_cycles(
+def transfer_cycles(
     hierarchy: str,
     level: Level,
     share_bytes: float,
     bandwidth: float,
     field: str = "bandwidth_bytes_per_cycle",
-) -> int:
-    """Whole cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle; an error past 2^53.
+) -> float:
+    """Cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle (continuous); an error past 2^53.
 
-    Past 2^53 a float no longer counts whole cycles (and past 1e308 it is
-    infinite): such a time comes from a bandwidth no hardware has, so it is
-    reported with the level and the field that set it.
+    Time is continuous (DESIGN.md): a tiny transfer over a wide port takes a
+    fraction of a cycle. Past 2^53 cycles a float no longer resolves one
+    cycle (and past 1e308 it is infinite): such a time comes from a bandwidth
+    no hardware has, so it is reported with the level and the field that set it.
     """
     cycles = share_bytes / bandwidth
     if not math.isfinite(cycles) or cycles > MAX_TRANSFER_CYCLES:
@@ -435,7 +484,7 @@ def whole_cycles(
             f"per cycle takes {cycles:.6g} cycles, more than the 2^53 one transfer may take; "
             f"is its {field} right?"
         )
-    return math.ceil(cycles)
+    return cycles
 
 
 def simulate_layer(

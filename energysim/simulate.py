@@ -7,7 +7,7 @@ and queueing of every level and the compute and stall time of the PEs. A
 layer without MACs streams through the outermost level: its time is the
 longer of moving its bytes and doing its operations on the whole array (the
 array stalls for the rest). Either way a layer's ``cycles`` are exactly its
-``compute_cycles + stall_cycles + stream_wait_cycles + drain_cycles``
+``compute_cycles + skew_cycles + stall_cycles + stream_wait_cycles + drain_cycles``
 (:class:`~energysim.engine.LayerTiming`). Static energy is each level's and
 the array's leakage power times the time.
 """
@@ -26,7 +26,7 @@ import pandas as pd
 
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
-from energysim.engine import LayerTiming, simulate_layer, whole_cycles
+from energysim.engine import LayerTiming, simulate_layer, transfer_cycles
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
@@ -49,7 +49,7 @@ TIMING_COLUMNS = [
     "timed_as",
 ]
 #: The parts of a layer's cycles, in the layer summary; they add up to ``cycles``.
-TIME_PARTS = ["compute_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
+TIME_PARTS = ["compute_cycles", "skew_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
 #: One row per group of PEs that spent every layer alike (PEs first_pe .. last_pe); cycles per PE.
 PE_COLUMNS = ["first_pe", "last_pe", "pe_count", "compute_cycles", "stall_cycles", "idle_cycles"]
 
@@ -82,6 +82,7 @@ class _Recorder:
         return timing.counts, {
             "cycles": timing.cycles,
             "compute_cycles": timing.compute_cycles,
+            "skew_cycles": timing.skew_cycles,
             "stall_cycles": timing.stall_cycles,
             "stream_wait_cycles": timing.stream_wait_cycles,
             "drain_cycles": timing.drain_cycles,
@@ -92,7 +93,9 @@ class _Recorder:
     def streamed(self, layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
         outer = machine.outermost
         bandwidth = machine.total_bandwidth_bytes_per_cycle(outer)
-        moving = whole_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
+        moving = (
+            transfer_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
+        )
         computing = math.ceil(layer.flops / machine.peak_macs_per_cycle)
         cycles = float(max(moving, computing))
         self._tick(layer.name)
@@ -103,6 +106,7 @@ class _Recorder:
         return {
             "cycles": cycles,
             "compute_cycles": float(computing),
+            "skew_cycles": 0.0,
             "stall_cycles": cycles - computing,
             "stream_wait_cycles": 0.0,
             "drain_cycles": 0.0,

@@ -4,8 +4,8 @@ Every shipped network under every dataflow on eyeriss and tpu-like: the
 engine replays the stream event by event (batched steps carrying their
 multiplicities) and adds up what it charged; the analysis multiplies the same
 event kinds by their closed-form counts. The two frames must be identical,
-and each layer's cycles must be its compute, stall, stream-wait and drain
-cycles added up.
+and each layer's cycles must be its compute, skew, stall, stream-wait and
+drain cycles added up.
 """
 
 from __future__ import annotations
@@ -32,9 +32,18 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     # Every issued MAC is computed once: bursts x MACs per burst x PEs = the padded nest's MACs.
     compute = simulated.hierarchy.compute
     for row in simulated.layers.itertuples(index=False):
-        if row.mapped_macs and not compute.systolic:
+        # (A systolic fold's skew is its own column, so this holds on a systolic array too.)
+        if row.mapped_macs:
             assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.mapped_macs
-        # Every cycle is compute, stall, stream wait or drain.
-        parts = (row.compute_cycles, row.stall_cycles, row.stream_wait_cycles, row.drain_cycles)
+        if not compute.systolic:
+            assert row.skew_cycles == 0
+        # Every cycle is compute, skew, stall, stream wait or drain.
+        parts = (
+            row.compute_cycles,
+            row.skew_cycles,
+            row.stall_cycles,
+            row.stream_wait_cycles,
+            row.drain_cycles,
+        )
         assert min(parts) >= 0
         assert sum(parts) == pytest.approx(row.cycles, rel=1e-12)

@@ -20,7 +20,7 @@ from energysim.engine import TIMED_WITHIN_BURSTS, simulate_layer
 from energysim.model.limits import MAX_BANDWIDTH_BYTES_PER_CYCLE, MAX_DIMENSION, MAX_LATENCY_CYCLES
 from energysim.stream import MAX_SIMULATED_STEPS, count_steps, steps
 
-TIME_PARTS = ["compute_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
+TIME_PARTS = ["compute_cycles", "skew_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
 
 
 def _machine(
