@@ -344,46 +344,60 @@ class LayerEngine:
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _stationary(self) -> set[str]:
-        """The tensors that stay in the PEs across a burst.
+    def _pe_levels(self) -> list[int]:
+        """The levels inside the PEs: one instance per PE (the array level and any above it)."""
+        pes = self.hierarchy.compute.pes
+        return [index for index in range(1, len(self.levels)) if self.levels[index].instances == pes]
 
-        A tensor kept at a per-PE level is stationary there if no temporal
-        loop inside the burst above that level indexes it (its tile there
-        does not change while the burst runs).
+    def _stationary(self) -> list[tuple[int, str]]:
+        """The (per-PE level, tensor) pairs whose tile stays in the PEs across a burst.
+
+        A tensor kept at a per-PE level stays there across a burst if no
+        temporal loop inside the burst (of the array level or below) above
+        that level indexes it.
         """
         nest = self.plan.nest
         # The first tiles fill every level keeping weights or inputs; the last drains empty every
         # level keeping outputs.
         kept = [(f.lower, f.tensor) for f in (*self.plan.start.flows, *self.plan.end.flows)]
-        stationary: set[str] = set()
-        for index in range(self.array, len(self.levels)):
+        stationary: list[tuple[int, str]] = []
+        for index in self._pe_levels():
             moving = {
                 p.dim
                 for p in nest.positions
                 if not p.spatial and self.array <= p.level < index and p.factor > 1
             }
-            for lower, tensor in kept:
-                if lower == index and not moving & set(RELEVANT_DIMS[tensor]):
-                    stationary.add(tensor)
+            stationary += [
+                (lower, tensor)
+                for lower, tensor in kept
+                if lower == index and not moving & set(RELEVANT_DIMS[tensor])
+            ]
         return stationary
 
     def _fold_keys(self) -> frozenset[StepKey | None]:
-        """The step kinds that start a systolic fold: they change a stationary tile in the PEs.
+        """The step kinds that start a systolic fold: they change the array's stationary tile.
 
-        The layer's first step always does. Whatever stays (weights, inputs or
-        outputs), a new stationary tile must cross the array: the fold's skew.
+        The stationary tensor is the one of those staying in the PEs across a
+        burst whose tile there changes least often (a per-PE output register
+        below a weight register changes with every output: the weights are
+        what stays). The layer's first step always starts a fold. Whatever
+        stays (weights, inputs or outputs), a new stationary tile must cross
+        the array: that is the fold's preload and skew.
         """
-        if self.array >= len(self.levels):
-            return frozenset()
-        stationary = self._stationary()
-        keys: set[StepKey | None] = {None}
-        for key, bucket in self.plan.steps.items():
-            if any(
-                flow.lower >= self.array and flow.tensor in stationary and flow.kind in ("fill", "drain")
-                for flow in bucket.flows
-            ):
-                keys.add(key)
-        return frozenset(keys)
+        best: tuple[int, set[StepKey | None]] | None = None
+        for level, tensor in self._stationary():
+            keys: set[StepKey | None] = {
+                key
+                for key, bucket in self.plan.steps.items()
+                if any(
+                    flow.lower == level and flow.tensor == tensor and flow.kind in ("fill", "drain")
+                    for flow in bucket.flows
+                )
+            }
+            changes = sum(self.plan.step_counts[key] for key in keys if key is not None)
+            if best is None or changes < best[0]:
+                best = (changes, keys)
+        return frozenset({None, *(best[1] if best else ())})
 
     def _retirer(self) -> Process:
         while True:

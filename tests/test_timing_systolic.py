@@ -158,3 +158,34 @@ def test_a_plain_array_pays_no_skew(dataflow: str) -> None:
         folds = outer["C"] * outer["N"]
     assert _cycles(plain) == pytest.approx(folds * next(iter(stream.values())), abs=1e-3)
     assert plain.layers.iloc[0]["skew_cycles"] == 0
+
+
+def _two_register_machine(rows: int, cols: int) -> es.Hierarchy:
+    """DRAM -> SRAM -> a per-PE weight register -> a per-PE output register below it."""
+    data = _machine(rows, cols, pe_bytes=4).model_dump()
+    weight_register = {**data["levels"][2], "name": "PEW"}
+    output_register = {**data["levels"][2], "name": "PEO"}
+    data["levels"] = [*data["levels"][:2], weight_register, output_register]
+    return es.Hierarchy.model_validate(data)
+
+
+@pytest.mark.parametrize("stream_at", ["PEW", "SRAM"])
+def test_weights_above_a_per_pe_output_register_still_fold(stream_at: str) -> None:
+    # Defect 3: the stationary weights sit in the outer per-PE level; the output
+    # register below changes with every streamed row, yet the fold is the weights'.
+    # 3 x 2 folds (C 96 over 32 rows, M 64 over 32 columns) of T = 50 rows each.
+    rows = cols = 32
+    folds, steps = 3 * 2, 50
+    outer = _loops(C=3, M=2) + (_loops(N=steps) if stream_at == "SRAM" else ())
+    mapping = es.Mapping(
+        (
+            es.LevelMapping("DRAM"),
+            es.LevelMapping("SRAM", outer, _loops(C=32, M=32)),
+            es.LevelMapping("PEW", _loops(N=steps) if stream_at == "PEW" else (), keeps=("weights",)),
+            es.LevelMapping("PEO", keeps=("outputs",)),
+        )
+    )
+    network = _matmul(steps, 96, 64)
+    systolic = es.simulate(network, _two_register_machine(rows, cols), mapping=mapping, dataflow=None)
+    assert _cycles(systolic) == pytest.approx(_fold_cycles(rows, cols, folds, steps), abs=1e-3)
+    assert systolic.layers.iloc[0]["skew_cycles"] == folds * (2 * rows + cols - 2)
