@@ -166,6 +166,8 @@ class LayerEngine:
         self.fold_keys = self._fold_keys() if self.skew else frozenset()
         self.compute_cycles = 0.0
         self.skew_cycles = 0.0
+        #: The drains of batched steps, which leave while later bursts compute.
+        self.batch_drains: list[simpy.Process] = []
         self.stall_cycles = 0.0
         self.stream_wait_cycles = 0.0
         self.array_end = 0.0
@@ -190,7 +192,7 @@ class LayerEngine:
     def _bucket(self, key: StepKey | None) -> Bucket:
         return self.plan.start if key is None else self.plan.steps[key]
 
-    def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, int]]:
+    def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, float]]:
         """The flows of one kind into (or out of) ``lower`` over a step, with their counts."""
         return [
             (flow, count) for key, count in step.keys for flow in self._flow_index.get((key, kind, lower), ())
@@ -227,7 +229,7 @@ class LayerEngine:
 
     def _move(
         self,
-        flows: list[tuple[Flow, int]],
+        flows: list[tuple[Flow, float]],
         repeat: int,
         compute: float = 0.0,
         early: simpy.Event | None = None,
@@ -241,7 +243,7 @@ class LayerEngine:
         cycles run alongside (a burst whose operands stream in); ``early``
         fires once the first of the ``repeat`` steps' transfers has arrived.
         """
-        groups: dict[int, list[tuple[Flow, int]]] = {}
+        groups: dict[int, list[tuple[Flow, float]]] = {}
         for flow, count in flows:
             if flow.upper < self.array and count:
                 groups.setdefault(flow.upper, []).append((flow, count))
@@ -326,7 +328,14 @@ class LayerEngine:
             skew = folds * self.skew
             compute = macs_cycles + skew
             started = self.env.now
-            operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
+            operands: list[tuple[Flow, float]] = [
+                (f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")
+            ]
+            # A batched step's tile changes after its first drain what its own bursts finished:
+            # those drains leave while the later bursts compute (the retirer waits for them).
+            within = self._within_batch_drains(step)
+            if within:
+                self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
             self.stream_wait_cycles += max(0.0, self.env.now - started - compute)
@@ -343,6 +352,23 @@ class LayerEngine:
                 )
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
+
+    def _within_batch_drains(self, step: Step) -> list[tuple[Flow, float]]:
+        """The drains of a batched step's array tiles after its first change (all but 1/repeat).
+
+        The PEs' own tiles change at every step of a batch, so what one burst
+        finished leaves while the next ones compute. Tiles of the levels
+        above change only between the batch's blocks: they drain at the
+        batch's boundary, as a step's do.
+        """
+        if step.repeat <= 1 or self.array not in step.changed:
+            return []
+        share = (step.repeat - 1) / step.repeat
+        return [(flow, count * share) for flow, count in self._flows(step, "drain", self.array)]
+
+    def _drain_later(self, drains: list[tuple[Flow, float]], repeat: int) -> Process:
+        """Drain the tiles a batch finishes while its later bursts run (they hold no slot, no burst)."""
+        yield from self._move(drains, repeat)
 
     def _pe_levels(self) -> list[int]:
         """The levels inside the PEs: one instance per PE (the array level and any above it)."""
@@ -402,16 +428,23 @@ class LayerEngine:
     def _retirer(self) -> Process:
         while True:
             token = yield self.boundaries.get()
+            if token == _END and self.batch_drains:
+                # The last drains leave after every earlier one (they finish the layer).
+                yield simpy.AllOf(self.env, self.batch_drains)
             step = (
                 Step((), 1, tuple((level, 1) for level in range(1, len(self.levels))))
                 if token == _END
                 else self.steps[token]
             )
             for level in sorted(step.changed, reverse=True):
+                drains: list[tuple[Flow, float]]
                 if token == _END:
-                    drains = [(f, 1) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
+                    drains = [(f, 1.0) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
                 else:
                     drains = self._flows(step, "drain", level)
+                if drains and token != _END and step.repeat > 1 and level == self.array:
+                    # Only the first of a batch's tile changes drains here; the array streams the rest.
+                    drains = [(flow, count / step.repeat) for flow, count in drains]
                 if drains:
                     yield from self._move(drains, step.repeat)
                 if token != _END and level in self.slots:
