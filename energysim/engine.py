@@ -9,6 +9,8 @@ one of its ports for ``B / bandwidth + latency`` cycles (slower if its
 network is narrower): time is continuous, and a batched step's transfer is
 never rounded per step; the outermost level (DRAM) is one shared channel. A
 transfer that serves several instances below may use several ports at once.
+A level with separate read and write bandwidth has a second resource: drains
+and MAC results take its write ports, fills and operands its read ports.
 
 Three kinds of process replay the stream (:mod:`energysim.stream`):
 
@@ -60,6 +62,8 @@ MAX_PORTS_PER_TRANSFER = 4
 #: How a level's busy cycles were found: simulated port use, or its bytes over its bandwidth.
 TIMED_BY_TRANSFERS = "transfers"
 TIMED_WITHIN_BURSTS = "within bursts"
+#: Flow kinds that write into their upper level (the others read from it).
+WRITES = ("drain", "result")
 #: Longest one transfer may take (cycles): past it the total would no longer count whole cycles.
 MAX_TRANSFER_CYCLES = float(1 << 53)
 _END = -1
@@ -71,7 +75,8 @@ Process = Generator[simpy.Event, Any, None]
 class PortStats:
     """What one instance of a level did.
 
-    ``busy_cycles`` are port-cycles over the level's ports; ``transfers`` are
+    ``busy_cycles`` are port-cycles over the level's ports (its read and
+    write ports together where they are separate); ``transfers`` are
     transfer operations (a batched step's transfer counts once);
     ``queue_cycles`` are the waits for a port, including those of receivers
     beyond the free ports, which a transfer serves one group after another.
@@ -138,6 +143,11 @@ class LayerEngine:
         self.env = CountingEnvironment()
         self.levels = hierarchy.levels
         self.ports = [simpy.Resource(self.env, capacity=level.ports) for level in self.levels]
+        # A level with separate read and write bandwidth has write ports of its own.
+        self.write_ports = [
+            simpy.Resource(self.env, capacity=level.ports) if level.separate_read_write else ports
+            for level, ports in zip(self.levels, self.ports, strict=True)
+        ]
         self.stats = {level.name: PortStats() for level in self.levels}
         self.trace: list[tuple[float, float, str, str, str, float]] = []
         self.counts = AccessCounts(
@@ -208,11 +218,14 @@ class LayerEngine:
 
     # -- transfers ----------------------------------------------------------------------------------
 
-    def _duration(self, upper: int, total_bytes: float, ports: int) -> float:
+    def _duration(self, upper: int, total_bytes: float, ports: int, write: bool) -> float:
         """Cycles one of ``ports`` ports of ``upper`` is held to move its share: continuous, never rounded."""
         level = self.levels[upper]
         share = total_bytes / ports
-        once = transfer_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
+        field = "bandwidth_bytes_per_cycle"
+        if level.separate_read_write:
+            field = ("write_" if write else "read_") + field
+        once = transfer_cycles(self.hierarchy.name, level, share, level.direction_bandwidth(write), field)
         network = level.network
         if network is not None and network.bandwidth_bytes_per_cycle is not None:
             once = max(
@@ -243,28 +256,30 @@ class LayerEngine:
         cycles run alongside (a burst whose operands stream in); ``early``
         fires once the first of the ``repeat`` steps' transfers has arrived.
         """
-        groups: dict[int, list[tuple[Flow, float]]] = {}
+        groups: dict[tuple[int, bool], list[tuple[Flow, float]]] = {}
         for flow, count in flows:
             if flow.upper < self.array and count:
-                groups.setdefault(flow.upper, []).append((flow, count))
-        held: list[tuple[float, int, list[simpy.resources.resource.Request], float]] = []
-        for upper in sorted(groups):
-            group = groups[upper]
+                write = self.levels[flow.upper].separate_read_write and flow.kind in WRITES
+                groups.setdefault((flow.upper, write), []).append((flow, count))
+        held: list[tuple[float, int, simpy.Resource, list[simpy.resources.resource.Request], float]] = []
+        for upper, write in sorted(groups):
+            group = groups[(upper, write)]
             total = sum(self._bytes(flow) * count for flow, count in group)
             parts = max(1, min(max(flow.receivers for flow, _ in group), MAX_PORTS_PER_TRANSFER))
             ports = min(parts, self.levels[upper].ports)
             asked = self.env.now
-            requests = [self.ports[upper].request() for _ in range(ports)]
+            resource = self.write_ports[upper] if write else self.ports[upper]
+            requests = [resource.request() for _ in range(ports)]
             yield simpy.AllOf(self.env, requests)
             stats = self.stats[self.levels[upper].name]
-            duration = self._duration(upper, total, ports)
+            duration = self._duration(upper, total, ports, write)
             # Receivers beyond the ports queue behind the ones served first.
             stats.queue_cycles += (self.env.now - asked) * ports + duration / max(1, parts) * sum(
                 part // ports for part in range(parts)
             )
             if latency:
                 duration += self.levels[upper].latency_cycles
-            held.append((duration, upper, requests, total))
+            held.append((duration, upper, resource, requests, total))
             if self.tracing:
                 name = self.levels[upper].name
                 for flow, count in group:
@@ -276,14 +291,14 @@ class LayerEngine:
             yield self.env.timeout(first)
             early.succeed()
             elapsed = first
-        for duration, upper, requests, total in sorted(held, key=lambda item: item[0]):
+        for duration, upper, resource, requests, total in sorted(held, key=lambda item: item[0]):
             if duration > elapsed:
                 yield self.env.timeout(duration - elapsed)
                 elapsed = duration
             for request in requests:
-                self.ports[upper].release(request)
+                resource.release(request)
             stats = self.stats[self.levels[upper].name]
-            stats.busy_cycles += duration * len(requests) / self.levels[upper].ports
+            stats.busy_cycles += duration * len(requests) / _port_count(self.levels[upper])
             stats.bytes += total
             stats.transfers += 1
         if compute > elapsed:
@@ -463,15 +478,17 @@ class LayerEngine:
         for index in range(self.array, len(self.levels)):
             level = self.levels[index]
             instances = self.plan.nest.instances_used(index)
-            moved = sum(
-                count * self.layer.bits(tensor) / 8
-                for (name, tensor, action), count in self.counts.counts.items()
-                if name == level.name and action != "fill"
-            )
-            per_instance = moved / instances
+            moved = {False: 0.0, True: 0.0}  # bytes read, bytes written (updates)
+            for (name, tensor, action), count in self.counts.counts.items():
+                if name == level.name and action != "fill":
+                    moved[action == "update"] += count * self.layer.bits(tensor) / 8 / instances
+            if level.separate_read_write:
+                cycles = sum(moved[write] / level.direction_bandwidth(write) for write in (False, True))
+            else:
+                cycles = (moved[False] + moved[True]) / level.bandwidth_bytes_per_cycle
             self.stats[level.name] = PortStats(
-                busy_cycles=per_instance / (level.bandwidth_bytes_per_cycle * level.ports),
-                bytes=per_instance,
+                busy_cycles=cycles / _port_count(level),
+                bytes=moved[False] + moved[True],
                 timed_as=TIMED_WITHIN_BURSTS,
             )
 
@@ -498,6 +515,11 @@ class LayerEngine:
             events=self.env.processed,
             trace=self.trace,
         )
+
+
+def _port_count(level: Level) -> int:
+    """All of a level's ports: its read and write ports where they are separate."""
+    return level.ports * (2 if level.separate_read_write else 1)
 
 
 def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list[Flow]]:
