@@ -82,7 +82,12 @@ class PortStats:
     beyond the free ports, which a transfer serves one group after another.
     ``timed_as`` says how busy cycles were found: simulated ``transfers``, or,
     for a level inside the bursts, its bytes over its bandwidth (``within
-    bursts``: no transfers, no queueing).
+    bursts``: no transfers, no queueing). ``stall_cycles`` are the cycles the
+    array waited for this level's tiles to be filled, ``drain_wait_cycles``
+    those it waited before that for their buffer to be freed by the drain of
+    the tiles before them, ``stream_wait_cycles`` those its
+    bursts waited for operands or results streaming over this level's ports:
+    over the levels they add up to the layer's.
     """
 
     busy_cycles: float = 0.0
@@ -90,6 +95,9 @@ class PortStats:
     transfers: int = 0
     queue_cycles: float = 0.0
     timed_as: str = TIMED_BY_TRANSFERS
+    stall_cycles: float = 0.0
+    drain_wait_cycles: float = 0.0
+    stream_wait_cycles: float = 0.0
 
 
 @dataclass
@@ -97,13 +105,15 @@ class LayerTiming:
     """Time of one layer and where it went, and per-level port use.
 
     ``cycles`` = ``compute_cycles`` + ``skew_cycles`` + ``stall_cycles``
-    + ``stream_wait_cycles`` + ``drain_cycles`` (see the module docstring).
+    + ``drain_wait_cycles`` + ``stream_wait_cycles`` + ``drain_cycles`` (see
+    the module docstring).
     """
 
     cycles: float
     compute_cycles: float
     skew_cycles: float
     stall_cycles: float
+    drain_wait_cycles: float
     stream_wait_cycles: float
     drain_cycles: float
     pes_used: int
@@ -176,6 +186,13 @@ class LayerEngine:
         self.fold_keys = self._fold_keys() if self.skew else frozenset()
         self.compute_cycles = 0.0
         self.skew_cycles = 0.0
+        self.stall_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        self.drain_wait_cycles = 0.0
+        self.drain_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        # When each tile's buffer slot was granted (its fill could start).
+        self.slot_granted = {level: [0.0] * len(self.ready[level]) for level in self.fetched}
+        self.stream_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        self._slowest = 0
         #: The drains of batched steps, which leave while later bursts compute.
         self.batch_drains: list[simpy.Process] = []
         self.stall_cycles = 0.0
@@ -292,6 +309,7 @@ class LayerEngine:
             early.succeed()
             elapsed = first
         for duration, upper, resource, requests, total in sorted(held, key=lambda item: item[0]):
+            self._slowest = upper
             if duration > elapsed:
                 yield self.env.timeout(duration - elapsed)
                 elapsed = duration
@@ -312,6 +330,7 @@ class LayerEngine:
             if level not in step.changed:
                 continue
             yield self.slots[level].get(1)
+            self.slot_granted[level][tiles[index]] = self.env.now
             fills = self._flows(step, "fill", level)
             waits = [
                 self.ready[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.ready
@@ -330,11 +349,7 @@ class LayerEngine:
 
     def _array(self) -> Process:
         for index, step in enumerate(self.steps):
-            waits = [self.ready[level][self.tiles[level][index]] for level in self.fetched]
-            asked = self.env.now
-            if waits:
-                yield simpy.AllOf(self.env, waits)
-            self.stall_cycles += self.env.now - asked
+            yield from self._wait_for(self.ready, index)
             for key, count in step.keys:
                 self.counts.add(self._bucket(key), count)
             self.counts.add(self.plan.burst, step.repeat)
@@ -353,12 +368,13 @@ class LayerEngine:
                 self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
-            self.stream_wait_cycles += max(0.0, self.env.now - started - compute)
+            waited = max(0.0, self.env.now - started - compute)
+            if waited:
+                # The stream waited for the level whose transfer ended last.
+                self.stream_wait_cycles += waited
+                self.stream_wait_by_level[self._slowest] += waited
             # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
-            arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
-            asked = self.env.now
-            yield simpy.AllOf(self.env, arrivals)
-            self.stall_cycles += self.env.now - asked
+            yield from self._wait_for(self.arrived, index)
             self.compute_cycles += macs_cycles
             self.skew_cycles += skew
             if self.tracing:
@@ -367,6 +383,27 @@ class LayerEngine:
                 )
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
+
+    def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
+        """Wait for every fetched level's tile of step ``index``, outermost first.
+
+        Each level is charged the cycles the array still waited for it: first
+        for the tile's buffer to be freed by the drain of the tile before it
+        (drain wait), then for its data (stall); per level, they add up to
+        the layer's.
+        """
+        for level in self.fetched:
+            tile = self.tiles[level][index]
+            event = events[level][tile]
+            if not event.processed:
+                asked = self.env.now
+                yield event
+                # Until the tile's buffer was free, the array waited for the drain before it.
+                draining = min(max(0.0, self.slot_granted[level][tile] - asked), self.env.now - asked)
+                self.drain_wait_cycles += draining
+                self.drain_wait_by_level[level] += draining
+                self.stall_cycles += self.env.now - asked - draining
+                self.stall_by_level[level] += self.env.now - asked - draining
 
     def _within_batch_drains(self, step: Step) -> list[tuple[Flow, float]]:
         """The drains of a batched step's array tiles after its first change (all but 1/repeat).
@@ -500,12 +537,17 @@ class LayerEngine:
         done = self.env.process(self._retirer())
         self.env.run(until=done)
         self._burst_levels()
+        for index, stored in enumerate(self.levels):
+            self.stats[stored.name].stall_cycles = self.stall_by_level[index]
+            self.stats[stored.name].drain_wait_cycles = self.drain_wait_by_level[index]
+            self.stats[stored.name].stream_wait_cycles = self.stream_wait_by_level[index]
         pes = math.prod(p.factor for p in self.plan.nest.spatial_between(0, len(self.levels)))
         cycles = float(self.env.now)
         return LayerTiming(
             cycles=cycles,
             compute_cycles=self.compute_cycles,
             skew_cycles=self.skew_cycles,
+            drain_wait_cycles=self.drain_wait_cycles,
             stall_cycles=self.stall_cycles,
             stream_wait_cycles=self.stream_wait_cycles,
             drain_cycles=cycles - self.array_end,

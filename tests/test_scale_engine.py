@@ -20,7 +20,14 @@ from energysim.engine import TIMED_WITHIN_BURSTS, simulate_layer
 from energysim.model.limits import MAX_BANDWIDTH_BYTES_PER_CYCLE, MAX_DIMENSION, MAX_LATENCY_CYCLES
 from energysim.stream import MAX_SIMULATED_STEPS, count_steps, steps
 
-TIME_PARTS = ["compute_cycles", "skew_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
+TIME_PARTS = [
+    "compute_cycles",
+    "skew_cycles",
+    "stall_cycles",
+    "drain_wait_cycles",
+    "stream_wait_cycles",
+    "drain_cycles",
+]
 
 
 def _machine(
@@ -143,8 +150,8 @@ def test_pe_groups_follow_each_layers_pes_used() -> None:
     # PEs 132..155 compute in conv3 only, and idle through all of conv1 and conv3's own rest.
     middle = pes.iloc[1]
     assert middle["compute_cycles"] == conv3["compute_cycles"]
-    assert middle["stall_cycles"] == conv3["stall_cycles"]
-    rest = conv3["stream_wait_cycles"] + conv3["drain_cycles"]
+    assert middle["stall_cycles"] == conv3["stall_cycles"] + conv3["drain_wait_cycles"]
+    rest = conv3["skew_cycles"] + conv3["stream_wait_cycles"] + conv3["drain_cycles"]
     assert middle["idle_cycles"] == pytest.approx(conv1["cycles"] + rest)
     assert pes.iloc[2]["idle_cycles"] == pytest.approx(conv1["cycles"] + conv3["cycles"])
 

@@ -94,7 +94,7 @@ def _register_machine(bandwidth: float) -> es.Hierarchy:
     )
 
 
-def _register_run(bandwidth: float) -> float:
+def _register_result(bandwidth: float) -> es.Result:
     """A 1x1 conv, C2 M16 64x64, int8: M over the 16 PEs, P64 Q64 at the weights, C2 at the outputs."""
     layer = {"name": "c", "type": "conv", "C": 2, "M": 16, "H": 64, "W": 64, "R": 1, "S": 1}
     network = es.Network.model_validate(
@@ -108,9 +108,13 @@ def _register_run(bandwidth: float) -> float:
             es.LevelMapping("PEO", (es.Loop("C", 2),), keeps=("outputs",)),
         )
     )
-    result = es.simulate(network, _register_machine(bandwidth), mapping=mapping, dataflow=None)
-    assert result.cycles is not None
-    return result.cycles
+    return es.simulate(network, _register_machine(bandwidth), mapping=mapping, dataflow=None)
+
+
+def _register_run(bandwidth: float) -> float:
+    cycles = _register_result(bandwidth).cycles
+    assert cycles is not None
+    return cycles
 
 
 def test_drains_of_a_batch_neither_cost_a_cycle_each_nor_block_the_operands() -> None:
@@ -125,3 +129,19 @@ def test_drains_of_a_batch_neither_cost_a_cycle_each_nor_block_the_operands() ->
     first_fill = (8192 + 32) / 24 + 32 / 24
     last_drain = 16 / 24 + 65536 / 24
     assert _register_run(24) == pytest.approx(first_fill + 8192 + last_drain, abs=1.0)
+
+
+def test_the_stall_and_drain_wait_are_charged_to_the_level_the_array_waited_for() -> None:
+    # The array waits for the first tiles only: the Buffer's 8,224 bytes from DRAM, then the
+    # weight registers' 2 bytes per PE (32 over the multicast network), both at 24 bytes per cycle.
+    result = _register_result(24)
+    stalls = result.timing.set_index("level")["stall_cycles"]
+    assert stalls["Buffer"] == pytest.approx((8192 + 32) / 24)
+    assert stalls["PEW"] == pytest.approx(32 / 24)
+    assert stalls["DRAM"] == stalls["PEO"] == 0
+    assert stalls.sum() == pytest.approx(result.layers.iloc[0]["stall_cycles"])
+    # Later, the output register's next tile waits for its last one to drain (16 bytes) once:
+    # at the batch's boundary; the batch's own drains leave while it computes.
+    drain_waits = result.timing.set_index("level")["drain_wait_cycles"]
+    assert drain_waits["PEO"] == pytest.approx(16 / 24)
+    assert drain_waits.drop("PEO").sum() == 0
