@@ -179,7 +179,11 @@ class LayerEngine:
         self.arrived = {level: self._tile_events(level) for level in self.fetched}
         self.boundaries = simpy.Store(self.env)
         inner = plan.nest.time_steps // plan.bursts
-        self.burst_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
+        self.burst_mac_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
+        # A burst lasts as long as its MACs, or as its busiest PE-level storage needs to move
+        # the burst's bytes (register files are timed as bandwidth limits, never per access).
+        self.register_level, register_cycles = self._register_limit()
+        self.burst_cycles = max(float(self.burst_mac_cycles), register_cycles)
         array = hierarchy.compute.array
         # SCALE-Sim's fold: S_R cycles of preload and S_R + S_C - 2 of skew besides its T steps.
         self.skew = 2 * array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
@@ -354,9 +358,9 @@ class LayerEngine:
                 self.counts.add(self._bucket(key), count)
             self.counts.add(self.plan.burst, step.repeat)
             folds = sum(count for key, count in step.keys if key in self.fold_keys)
-            macs_cycles = step.repeat * self.burst_cycles
+            macs_cycles = step.repeat * self.burst_mac_cycles
             skew = folds * self.skew
-            compute = macs_cycles + skew
+            compute = step.repeat * self.burst_cycles + skew
             started = self.env.now
             operands: list[tuple[Flow, float]] = [
                 (f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")
@@ -368,6 +372,11 @@ class LayerEngine:
                 self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
             yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            # Bursts held back by their registers' bandwidth wait for that level.
+            register_wait = step.repeat * (self.burst_cycles - self.burst_mac_cycles)
+            if register_wait:
+                self.stream_wait_cycles += register_wait
+                self.stream_wait_by_level[self.register_level] += register_wait
             waited = max(0.0, self.env.now - started - compute)
             if waited:
                 # The stream waited for the level whose transfer ended last.
@@ -383,6 +392,38 @@ class LayerEngine:
                 )
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
+
+    def _register_limit(self) -> tuple[int, float]:
+        """The PE-level storage that most limits a burst, and the cycles its bytes take per burst.
+
+        Its bytes are those over its boundary below (reads by the MACs or the
+        level below, updates from them), spread evenly over the bursts, per
+        instance, over its bandwidth and ports (reads and writes apart where
+        it has separate ports).
+        """
+        moved = self._inner_bytes(self.plan.totals())
+        best = (self.array, 0.0)
+        for index, (read, written) in moved.items():
+            level = self.levels[index]
+            if level.separate_read_write:  # reads and writes move side by side
+                once = max(read / level.direction_bandwidth(False), written / level.direction_bandwidth(True))
+            else:
+                once = (read + written) / level.bandwidth_bytes_per_cycle
+            cycles = once / level.ports / self.plan.bursts
+            if cycles > best[1]:
+                best = (index, cycles)
+        return best
+
+    def _inner_bytes(self, counts: AccessCounts) -> dict[int, tuple[float, float]]:
+        """Per level at or below the array: bytes one instance reads and takes in (no fills)."""
+        by_name = {level.name: index for index, level in enumerate(self.levels) if index >= self.array}
+        moved = {index: [0.0, 0.0] for index in by_name.values()}
+        for (name, tensor, action), count in counts.counts.items():
+            index = by_name.get(name)
+            if index is not None and action != "fill":
+                per_instance = count * self.layer.bits(tensor) / 8 / self.plan.nest.instances_used(index)
+                moved[index][action == "update"] += per_instance
+        return {index: (read, written) for index, (read, written) in moved.items()}
 
     def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
         """Wait for every fetched level's tile of step ``index``, outermost first.
@@ -512,20 +553,11 @@ class LayerEngine:
         (reads by the MACs or the level below, updates from them); its fills
         count at the level above, whose ports deliver them.
         """
-        for index in range(self.array, len(self.levels)):
+        for index, (read, written) in self._inner_bytes(self.counts).items():
             level = self.levels[index]
-            instances = self.plan.nest.instances_used(index)
-            moved = {False: 0.0, True: 0.0}  # bytes read, bytes written (updates)
-            for (name, tensor, action), count in self.counts.counts.items():
-                if name == level.name and action != "fill":
-                    moved[action == "update"] += count * self.layer.bits(tensor) / 8 / instances
-            if level.separate_read_write:
-                cycles = sum(moved[write] / level.direction_bandwidth(write) for write in (False, True))
-            else:
-                cycles = (moved[False] + moved[True]) / level.bandwidth_bytes_per_cycle
             self.stats[level.name] = PortStats(
-                busy_cycles=cycles / _port_count(level),
-                bytes=moved[False] + moved[True],
+                busy_cycles=_inner_cycles(level, read, written) / _port_count(level),
+                bytes=read + written,
                 timed_as=TIMED_WITHIN_BURSTS,
             )
 
@@ -557,6 +589,13 @@ class LayerEngine:
             events=self.env.processed,
             trace=self.trace,
         )
+
+
+def _inner_cycles(level: Level, read: float, written: float) -> float:
+    """Port-cycles to read and write these bytes at one instance of ``level``."""
+    if level.separate_read_write:
+        return read / level.direction_bandwidth(False) + written / level.direction_bandwidth(True)
+    return (read + written) / level.bandwidth_bytes_per_cycle
 
 
 def _port_count(level: Level) -> int:

@@ -145,3 +145,29 @@ def test_the_stall_and_drain_wait_are_charged_to_the_level_the_array_waited_for(
     drain_waits = result.timing.set_index("level")["drain_wait_cycles"]
     assert drain_waits["PEO"] == pytest.approx(16 / 24)
     assert drain_waits.drop("PEO").sum() == 0
+
+
+def test_a_burst_lasts_as_long_as_its_register_file_needs() -> None:
+    # Defect 6: each of 16 PEs does C64 MACs on its own output, reading 64 weights and 64
+    # inputs from its register file and updating its output 64 times (63 of them reading the
+    # old value first): 255 bytes at 1 byte per cycle, so the burst takes 255 cycles, not 64.
+    data: dict[str, Any] = _register_machine(AMPLE).model_dump()
+    rf = {**data["levels"][2], "name": "RF", "bandwidth_bytes_per_cycle": 1.0, "size_bytes": 256}
+    data["levels"] = [*data["levels"][:2], rf]
+    machine = es.Hierarchy.model_validate(data)
+    layer = {"name": "fc", "type": "fc", "N": 1, "C": 64, "M": 16, "precision_bits": 8}
+    network = es.Network.model_validate({"version": 1, "name": "fc", "layers": [layer]})
+    mapping = es.Mapping(
+        (
+            es.LevelMapping("DRAM"),
+            es.LevelMapping("Buffer", (), (es.Loop("M", 16),)),
+            es.LevelMapping("RF", (es.Loop("C", 64),)),
+        )
+    )
+    result = es.simulate(network, machine, mapping=mapping, dataflow=None)
+    row = result.layers.iloc[0]
+    assert row["compute_cycles"] == 64
+    assert row["cycles"] == pytest.approx(64 + 64 + 64 + 63, abs=1e-3)
+    rf_row = result.timing.set_index("level").loc["RF"]
+    assert rf_row["stream_wait_cycles"] == pytest.approx(255 - 64)
+    assert rf_row["utilisation"] == pytest.approx(1.0, abs=1e-3)
