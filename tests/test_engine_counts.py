@@ -54,6 +54,12 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
         levels = simulated.timing[simulated.timing["layer"] == row.layer]
         if not row.mapped_macs:
             continue
+        # The roofline is never beaten: no level moves its bytes faster than its ports allow.
+        machine = simulated.hierarchy
+        for level in levels.itertuples(index=False):
+            stored = machine.level(level.level)
+            floor = level.bytes / (stored.bandwidth_bytes_per_cycle * stored.ports)
+            assert row.cycles >= floor * (1 - 1e-9), level.level
         for part in ("stall_cycles", "drain_wait_cycles", "stream_wait_cycles"):
             assert (levels[part] >= 0).all()
             assert levels[part].sum() == pytest.approx(getattr(row, part), rel=1e-9, abs=1e-9)
