@@ -16,7 +16,10 @@ Three kinds of process replay the stream (:mod:`energysim.stream`):
 
 * a *fetcher* per level fills each new tile, once a slot is free (so a level
   prefetches the next tile while the current one is in use only when it is
-  double-buffered) and once the tiles it reads from are there;
+  double-buffered) and once the first data of the tiles it reads from are
+  there; whoever reads a tile may start on its first data (a single tile's
+  first bytes, a batch's first tile where there is room for two), but a tile
+  has arrived only once its own bytes and those it copies have;
 * the *array* computes one burst per step once its data is there: k MACs on a
   PE take ``ceil(k / macs_per_cycle)`` cycles (a systolic array adds
   ``2 S_R + S_C - 2`` cycles of preload and skew per fold, SCALE-Sim's model;
@@ -308,7 +311,13 @@ class LayerEngine:
                     self.trace.append((self.env.now, duration, name, flow.tensor, flow.kind, moved))
         elapsed = 0.0
         if early is not None:
-            first = min((duration for duration, *_ in held), default=0) / repeat
+            # The first data: a batch's first tile, or a single tile's first bytes (after the latency).
+            if repeat > 1:
+                first = min((duration for duration, *_ in held), default=0) / repeat
+            else:
+                first = min(
+                    (self.levels[upper].latency_cycles if latency else 0 for _, upper, *_ in held), default=0
+                )
             yield self.env.timeout(first)
             early.succeed()
             elapsed = first
@@ -341,14 +350,20 @@ class LayerEngine:
             ]
             if waits:
                 yield simpy.AllOf(self.env, waits)
-            # A batched step brings several tiles: with room for two, the array may start on
-            # the first while the rest arrive.
+            # Whoever reads the tile may start on its first data (a batched step's first tile,
+            # with room for two; else its first bytes), and cannot finish before all of it is
+            # there: a tile has arrived when its own bytes and those it is copied from have.
             ready = self.ready[level][tiles[index]]
             times = step.times(level)
-            pipelined = times > 1 and self._slots(level) > 1
-            yield from self._move(fills, times, early=ready if pipelined else None)
+            cut_through = times == 1 or self._slots(level) > 1
+            yield from self._move(fills, times, early=ready if cut_through else None)
             if not ready.triggered:
                 ready.succeed()
+            sources = [
+                self.arrived[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.arrived
+            ]
+            if sources:
+                yield simpy.AllOf(self.env, sources)
             self.arrived[level][tiles[index]].succeed()
 
     def _array(self) -> Process:

@@ -396,6 +396,6 @@ def test_stream_wait_is_a_burst_outlasting_its_macs() -> None:
     )
     narrow = es.simulate(_fc(16, 16, 16), _machine(glb_bw=1), None, mapping=mapping).layers.iloc[0]
     ample = es.simulate(_fc(16, 16, 16), _machine(glb_bw=1e6), None, mapping=mapping).layers.iloc[0]
-    assert ample["stream_wait_cycles"] == 0
+    assert ample["stream_wait_cycles"] == pytest.approx(0, abs=1e-3)
     assert narrow["stream_wait_cycles"] > narrow["compute_cycles"]
     assert narrow["compute_cycles"] == ample["compute_cycles"] == 16 * 4 * 4

@@ -122,24 +122,27 @@ def test_drains_of_a_batch_neither_cost_a_cycle_each_nor_block_the_operands() ->
     # outputs (1 byte each) drain one by one from the output register to the Buffer.
     # At 1 MB per cycle nothing but the MACs may cost time (it took 12,291 cycles).
     assert _register_run(1 << 20) == pytest.approx(8192, rel=1e-4)
-    # At 24 bytes per cycle the time is the first fill (8,192 input and 32 weight bytes
-    # from DRAM, then 2 weight bytes per PE over the multicast Buffer: 32 / 24), the
-    # compute, the last output register's drain (16 bytes) and the Buffer's write-back of
-    # the 65,536 outputs to DRAM: every other drain leaves while the MACs run.
-    first_fill = (8192 + 32) / 24 + 32 / 24
-    last_drain = 16 / 24 + 65536 / 24
-    assert _register_run(24) == pytest.approx(first_fill + 8192 + last_drain, abs=1.0)
+    # At 24 bytes per cycle: the Buffer's first tile (8,192 input and 32 weight bytes) comes
+    # from DRAM while the first burst (2 MACs) starts on its first data; then the first output
+    # register drains (16 bytes), the other 8,190 MAC cycles run, and the last output register
+    # (16 bytes) and the Buffer's 65,536 outputs drain to DRAM. Every other drain leaves while
+    # the MACs run.
+    first_tile = (8192 + 32) / 24
+    expected = first_tile + 16 / 24 + 8190 + 16 / 24 + 65536 / 24
+    assert _register_run(24) == pytest.approx(expected, abs=1e-6)
 
 
 def test_the_stall_and_drain_wait_are_charged_to_the_level_the_array_waited_for() -> None:
-    # The array waits for the first tiles only: the Buffer's 8,224 bytes from DRAM, then the
-    # weight registers' 2 bytes per PE (32 over the multicast network), both at 24 bytes per cycle.
+    # The first burst starts on the first data, its operands waiting 32 / 24 cycles for the
+    # Buffer's port, busy with the weight registers' fill (2 bytes per PE, multicast); then the
+    # array waits for the rest of the Buffer's first tile (8,224 bytes from DRAM).
     result = _register_result(24)
-    stalls = result.timing.set_index("level")["stall_cycles"]
-    assert stalls["Buffer"] == pytest.approx((8192 + 32) / 24)
-    assert stalls["PEW"] == pytest.approx(32 / 24)
-    assert stalls["DRAM"] == stalls["PEO"] == 0
+    timing = result.timing.set_index("level")
+    stalls = timing["stall_cycles"]
+    assert stalls["Buffer"] == pytest.approx((8192 + 32) / 24 - 32 / 24 - 2)
+    assert stalls.drop("Buffer").sum() == 0
     assert stalls.sum() == pytest.approx(result.layers.iloc[0]["stall_cycles"])
+    assert timing["stream_wait_cycles"]["PEW"] == pytest.approx(32 / 24)
     # Later, the output register's next tile waits for its last one to drain (16 bytes) once:
     # at the batch's boundary; the batch's own drains leave while it computes.
     drain_waits = result.timing.set_index("level")["drain_wait_cycles"]
@@ -171,3 +174,26 @@ def test_a_burst_lasts_as_long_as_its_register_file_needs() -> None:
     rf_row = result.timing.set_index("level").loc["RF"]
     assert rf_row["stream_wait_cycles"] == pytest.approx(255 - 64)
     assert rf_row["utilisation"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_compute_starts_on_the_first_data_of_a_tile() -> None:
+    # Defect 5: one tile of everything, single-buffered. DRAM brings 1,024 weight and 64 input
+    # bytes at 16 bytes per cycle (68 cycles) while the 16 PEs run their 64 MACs on what has
+    # arrived; the burst cannot end before the tile has. Then the 16 outputs leave (1 cycle).
+    data: dict[str, Any] = _register_machine(AMPLE).model_dump()
+    data["levels"][0]["bandwidth_bytes_per_cycle"] = 16.0
+    data["levels"][1]["double_buffered"] = False
+    rf = {**data["levels"][2], "name": "RF", "size_bytes": 256}
+    data["levels"] = [*data["levels"][:2], rf]
+    machine = es.Hierarchy.model_validate(data)
+    layer = {"name": "fc", "type": "fc", "N": 1, "C": 64, "M": 16, "precision_bits": 8}
+    network = es.Network.model_validate({"version": 1, "name": "fc", "layers": [layer]})
+    mapping = es.Mapping(
+        (
+            es.LevelMapping("DRAM"),
+            es.LevelMapping("Buffer", (), (es.Loop("M", 16),)),
+            es.LevelMapping("RF", (es.Loop("C", 64),)),
+        )
+    )
+    result = es.simulate(network, machine, mapping=mapping, dataflow=None)
+    assert result.cycles == pytest.approx(max((1024 + 64) / 16, 64) + 16 / 16, abs=1e-3)
