@@ -199,7 +199,6 @@ class LayerEngine:
         # When each tile's buffer slot was granted (its fill could start).
         self.slot_granted = {level: [0.0] * len(self.ready[level]) for level in self.fetched}
         self.stream_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
-        self._slowest = 0
         #: The drains of batched steps, which leave while later bursts compute.
         self.batch_drains: list[simpy.Process] = []
         self.stall_cycles = 0.0
@@ -271,8 +270,10 @@ class LayerEngine:
         compute: float = 0.0,
         early: simpy.Event | None = None,
         latency: bool = True,
-    ) -> Process:
+    ) -> Generator[simpy.Event, Any, int]:
         """Move ``flows`` (each a given number of times) over their upper levels' ports at once.
+
+        Returns the level whose transfer ended last (the one a burst waits for).
 
         A transfer serving several instances below may hold several ports of
         a level (up to :data:`MAX_PORTS_PER_TRANSFER`); receivers beyond the
@@ -321,8 +322,9 @@ class LayerEngine:
             yield self.env.timeout(first)
             early.succeed()
             elapsed = first
+        slowest = self.array
         for duration, upper, resource, requests, total in sorted(held, key=lambda item: item[0]):
-            self._slowest = upper
+            slowest = upper
             if duration > elapsed:
                 yield self.env.timeout(duration - elapsed)
                 elapsed = duration
@@ -334,6 +336,7 @@ class LayerEngine:
             stats.transfers += 1
         if compute > elapsed:
             yield self.env.timeout(compute - elapsed)
+        return slowest
 
     # -- processes ----------------------------------------------------------------------------------
 
@@ -386,7 +389,7 @@ class LayerEngine:
             if within:
                 self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
-            yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            slowest = yield from self._move(operands, step.repeat, compute=compute, latency=False)
             # Bursts held back by their registers' bandwidth wait for that level.
             register_wait = step.repeat * (self.burst_cycles - self.burst_mac_cycles)
             if register_wait:
@@ -396,7 +399,7 @@ class LayerEngine:
             if waited:
                 # The stream waited for the level whose transfer ended last.
                 self.stream_wait_cycles += waited
-                self.stream_wait_by_level[self._slowest] += waited
+                self.stream_wait_by_level[slowest] += waited
             # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
             yield from self._wait_for(self.arrived, index)
             self.compute_cycles += macs_cycles
