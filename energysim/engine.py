@@ -5,18 +5,26 @@ Time is in cycles of the hierarchy's clock. Every storage level has ports
 lockstep, so one resource stands for each of them) and buffer space for
 tiles (a ``simpy.Container`` of one slot, two where the level is
 double-buffered). A transfer of B bytes over the boundary below a level holds
-one of its ports for ``ceil(B / bandwidth) + latency`` cycles (slower if its
-network is narrower); the outermost level (DRAM) is one shared channel. A
+one of its ports for ``B / bandwidth + latency`` cycles (slower if its
+network is narrower): time is continuous, and a batched step's transfer is
+never rounded per step; the outermost level (DRAM) is one shared channel. A
 transfer that serves several instances below may use several ports at once.
+A level with separate read and write bandwidth has a second resource: drains
+and MAC results take its write ports, fills and operands its read ports.
 
 Three kinds of process replay the stream (:mod:`energysim.stream`):
 
 * a *fetcher* per level fills each new tile, once a slot is free (so a level
   prefetches the next tile while the current one is in use only when it is
-  double-buffered) and once the tiles it reads from are there;
+  double-buffered) and once the first data of the tiles it reads from are
+  there; whoever reads a tile may start on its first data (a single tile's
+  first bytes, a batch's first tile where there is room for two), but a tile
+  has arrived only once its own bytes and those it copies have;
 * the *array* computes one burst per step once its data is there: k MACs on a
-  PE take ``k / macs_per_cycle`` cycles (a systolic array adds its fill and
-  drain skew per fold); operands read from levels above the PEs during the
+  PE take ``ceil(k / macs_per_cycle)`` cycles (a systolic array adds
+  ``2 S_R + S_C - 2`` cycles of preload and skew per fold, SCALE-Sim's model;
+  a fold starts wherever a tile that stays in the PEs across the bursts
+  changes, whichever tensor it is); operands read from levels above the PEs during the
   burst hold those levels' ports; register-file accesses inside the burst are
   counted, not simulated;
 * a *retirer* drains departing partial sums up the hierarchy and frees the
@@ -26,11 +34,12 @@ The engine charges exactly the counts of the
 :class:`~energysim.analysis.accesses.AccessPlan`, event by event. Its cost
 per step is linear in the number of levels, and the stream bounds the steps.
 
-Every cycle of a layer is one of: *compute* (the array's bursts), *stall*
+Every cycle of a layer is one of: *compute* (the array's bursts), *skew*
+(a systolic fold's preload, fill and drain), *stall*
 (the array waits for tiles to arrive), *stream wait* (a burst outlasts its
 MACs because operands or results stream over a level's ports more slowly)
 and *drain* (after the last burst, until the last partial sums are written
-back); the four add up to the layer's cycles. Levels at or below the array
+back); the five add up to the layer's cycles. Levels at or below the array
 level are not simulated: their busy cycles are the bytes they move inside
 the bursts over their bandwidth (``timed_as`` "within bursts").
 """
@@ -45,6 +54,7 @@ from typing import Any
 import simpy
 
 from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
+from energysim.analysis.tiles import RELEVANT_DIMS
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase
@@ -55,6 +65,8 @@ MAX_PORTS_PER_TRANSFER = 4
 #: How a level's busy cycles were found: simulated port use, or its bytes over its bandwidth.
 TIMED_BY_TRANSFERS = "transfers"
 TIMED_WITHIN_BURSTS = "within bursts"
+#: Flow kinds that write into their upper level (the others read from it).
+WRITES = ("drain", "result")
 #: Longest one transfer may take (cycles): past it the total would no longer count whole cycles.
 MAX_TRANSFER_CYCLES = float(1 << 53)
 _END = -1
@@ -66,13 +78,19 @@ Process = Generator[simpy.Event, Any, None]
 class PortStats:
     """What one instance of a level did.
 
-    ``busy_cycles`` are port-cycles over the level's ports; ``transfers`` are
+    ``busy_cycles`` are port-cycles over the level's ports (its read and
+    write ports together where they are separate); ``transfers`` are
     transfer operations (a batched step's transfer counts once);
     ``queue_cycles`` are the waits for a port, including those of receivers
     beyond the free ports, which a transfer serves one group after another.
     ``timed_as`` says how busy cycles were found: simulated ``transfers``, or,
     for a level inside the bursts, its bytes over its bandwidth (``within
-    bursts``: no transfers, no queueing).
+    bursts``: no transfers, no queueing). ``stall_cycles`` are the cycles the
+    array waited for this level's tiles to be filled, ``drain_wait_cycles``
+    those it waited before that for their buffer to be freed by the drain of
+    the tiles before them, ``stream_wait_cycles`` those its
+    bursts waited for operands or results streaming over this level's ports:
+    over the levels they add up to the layer's.
     """
 
     busy_cycles: float = 0.0
@@ -80,19 +98,25 @@ class PortStats:
     transfers: int = 0
     queue_cycles: float = 0.0
     timed_as: str = TIMED_BY_TRANSFERS
+    stall_cycles: float = 0.0
+    drain_wait_cycles: float = 0.0
+    stream_wait_cycles: float = 0.0
 
 
 @dataclass
 class LayerTiming:
     """Time of one layer and where it went, and per-level port use.
 
-    ``cycles`` = ``compute_cycles`` + ``stall_cycles`` + ``stream_wait_cycles``
-    + ``drain_cycles`` (see the module docstring).
+    ``cycles`` = ``compute_cycles`` + ``skew_cycles`` + ``stall_cycles``
+    + ``drain_wait_cycles`` + ``stream_wait_cycles`` + ``drain_cycles`` (see
+    the module docstring).
     """
 
     cycles: float
     compute_cycles: float
+    skew_cycles: float
     stall_cycles: float
+    drain_wait_cycles: float
     stream_wait_cycles: float
     drain_cycles: float
     pes_used: int
@@ -132,6 +156,11 @@ class LayerEngine:
         self.env = CountingEnvironment()
         self.levels = hierarchy.levels
         self.ports = [simpy.Resource(self.env, capacity=level.ports) for level in self.levels]
+        # A level with separate read and write bandwidth has write ports of its own.
+        self.write_ports = [
+            simpy.Resource(self.env, capacity=level.ports) if level.separate_read_write else ports
+            for level, ports in zip(self.levels, self.ports, strict=True)
+        ]
         self.stats = {level.name: PortStats() for level in self.levels}
         self.trace: list[tuple[float, float, str, str, str, float]] = []
         self.counts = AccessCounts(
@@ -153,10 +182,25 @@ class LayerEngine:
         self.arrived = {level: self._tile_events(level) for level in self.fetched}
         self.boundaries = simpy.Store(self.env)
         inner = plan.nest.time_steps // plan.bursts
-        self.burst_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
+        self.burst_mac_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
+        # A burst lasts as long as its MACs, or as its busiest PE-level storage needs to move
+        # the burst's bytes (register files are timed as bandwidth limits, never per access).
+        self.register_level, register_cycles = self._register_limit()
+        self.burst_cycles = max(float(self.burst_mac_cycles), register_cycles)
         array = hierarchy.compute.array
-        self.skew = array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
+        # SCALE-Sim's fold: S_R cycles of preload and S_R + S_C - 2 of skew besides its T steps.
+        self.skew = 2 * array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
+        self.fold_keys = self._fold_keys() if self.skew else frozenset()
         self.compute_cycles = 0.0
+        self.skew_cycles = 0.0
+        self.stall_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        self.drain_wait_cycles = 0.0
+        self.drain_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        # When each tile's buffer slot was granted (its fill could start).
+        self.slot_granted = {level: [0.0] * len(self.ready[level]) for level in self.fetched}
+        self.stream_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
+        #: The drains of batched steps, which leave while later bursts compute.
+        self.batch_drains: list[simpy.Process] = []
         self.stall_cycles = 0.0
         self.stream_wait_cycles = 0.0
         self.array_end = 0.0
@@ -181,7 +225,7 @@ class LayerEngine:
     def _bucket(self, key: StepKey | None) -> Bucket:
         return self.plan.start if key is None else self.plan.steps[key]
 
-    def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, int]]:
+    def _flows(self, step: Step, kind: str, lower: int) -> list[tuple[Flow, float]]:
         """The flows of one kind into (or out of) ``lower`` over a step, with their counts."""
         return [
             (flow, count) for key, count in step.keys for flow in self._flow_index.get((key, kind, lower), ())
@@ -197,16 +241,19 @@ class LayerEngine:
 
     # -- transfers ----------------------------------------------------------------------------------
 
-    def _duration(self, upper: int, total_bytes: float, ports: int, repeat: int) -> int:
-        """Cycles one of ``ports`` ports of ``upper`` is held to move its share, ``repeat`` times."""
+    def _duration(self, upper: int, total_bytes: float, ports: int, write: bool) -> float:
+        """Cycles one of ``ports`` ports of ``upper`` is held to move its share: continuous, never rounded."""
         level = self.levels[upper]
-        share = total_bytes / ports / repeat
-        once = whole_cycles(self.hierarchy.name, level, share, level.bandwidth_bytes_per_cycle)
+        share = total_bytes / ports
+        field = "bandwidth_bytes_per_cycle"
+        if level.separate_read_write:
+            field = ("write_" if write else "read_") + field
+        once = transfer_cycles(self.hierarchy.name, level, share, level.direction_bandwidth(write), field)
         network = level.network
         if network is not None and network.bandwidth_bytes_per_cycle is not None:
             once = max(
                 once,
-                whole_cycles(
+                transfer_cycles(
                     self.hierarchy.name,
                     level,
                     share,
@@ -214,17 +261,19 @@ class LayerEngine:
                     "network.bandwidth_bytes_per_cycle",
                 ),
             )
-        return once * repeat
+        return once
 
     def _move(
         self,
-        flows: list[tuple[Flow, int]],
+        flows: list[tuple[Flow, float]],
         repeat: int,
         compute: float = 0.0,
         early: simpy.Event | None = None,
         latency: bool = True,
-    ) -> Process:
+    ) -> Generator[simpy.Event, Any, int]:
         """Move ``flows`` (each a given number of times) over their upper levels' ports at once.
+
+        Returns the level whose transfer ended last (the one a burst waits for).
 
         A transfer serving several instances below may hold several ports of
         a level (up to :data:`MAX_PORTS_PER_TRANSFER`); receivers beyond the
@@ -232,28 +281,30 @@ class LayerEngine:
         cycles run alongside (a burst whose operands stream in); ``early``
         fires once the first of the ``repeat`` steps' transfers has arrived.
         """
-        groups: dict[int, list[tuple[Flow, int]]] = {}
+        groups: dict[tuple[int, bool], list[tuple[Flow, float]]] = {}
         for flow, count in flows:
             if flow.upper < self.array and count:
-                groups.setdefault(flow.upper, []).append((flow, count))
-        held: list[tuple[int, int, list[simpy.resources.resource.Request], float]] = []
-        for upper in sorted(groups):
-            group = groups[upper]
+                write = self.levels[flow.upper].separate_read_write and flow.kind in WRITES
+                groups.setdefault((flow.upper, write), []).append((flow, count))
+        held: list[tuple[float, int, simpy.Resource, list[simpy.resources.resource.Request], float]] = []
+        for upper, write in sorted(groups):
+            group = groups[(upper, write)]
             total = sum(self._bytes(flow) * count for flow, count in group)
             parts = max(1, min(max(flow.receivers for flow, _ in group), MAX_PORTS_PER_TRANSFER))
             ports = min(parts, self.levels[upper].ports)
             asked = self.env.now
-            requests = [self.ports[upper].request() for _ in range(ports)]
+            resource = self.write_ports[upper] if write else self.ports[upper]
+            requests = [resource.request() for _ in range(ports)]
             yield simpy.AllOf(self.env, requests)
             stats = self.stats[self.levels[upper].name]
-            duration = self._duration(upper, total, ports, repeat)
+            duration = self._duration(upper, total, ports, write)
             # Receivers beyond the ports queue behind the ones served first.
             stats.queue_cycles += (self.env.now - asked) * ports + duration / max(1, parts) * sum(
                 part // ports for part in range(parts)
             )
             if latency:
                 duration += self.levels[upper].latency_cycles
-            held.append((duration, upper, requests, total))
+            held.append((duration, upper, resource, requests, total))
             if self.tracing:
                 name = self.levels[upper].name
                 for flow, count in group:
@@ -261,22 +312,31 @@ class LayerEngine:
                     self.trace.append((self.env.now, duration, name, flow.tensor, flow.kind, moved))
         elapsed = 0.0
         if early is not None:
-            first = min((duration for duration, *_ in held), default=0) / repeat
+            # The first data: a batch's first tile, or a single tile's first bytes (after the latency).
+            if repeat > 1:
+                first = min((duration for duration, *_ in held), default=0) / repeat
+            else:
+                first = min(
+                    (self.levels[upper].latency_cycles if latency else 0 for _, upper, *_ in held), default=0
+                )
             yield self.env.timeout(first)
             early.succeed()
             elapsed = first
-        for duration, upper, requests, total in sorted(held, key=lambda item: item[0]):
+        slowest = self.array
+        for duration, upper, resource, requests, total in sorted(held, key=lambda item: item[0]):
+            slowest = upper
             if duration > elapsed:
                 yield self.env.timeout(duration - elapsed)
                 elapsed = duration
             for request in requests:
-                self.ports[upper].release(request)
+                resource.release(request)
             stats = self.stats[self.levels[upper].name]
-            stats.busy_cycles += duration * len(requests) / self.levels[upper].ports
+            stats.busy_cycles += duration * len(requests) / _port_count(self.levels[upper])
             stats.bytes += total
             stats.transfers += 1
         if compute > elapsed:
             yield self.env.timeout(compute - elapsed)
+        return slowest
 
     # -- processes ----------------------------------------------------------------------------------
 
@@ -286,45 +346,64 @@ class LayerEngine:
             if level not in step.changed:
                 continue
             yield self.slots[level].get(1)
+            self.slot_granted[level][tiles[index]] = self.env.now
             fills = self._flows(step, "fill", level)
             waits = [
                 self.ready[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.ready
             ]
             if waits:
                 yield simpy.AllOf(self.env, waits)
-            # A batched step brings several tiles: with room for two, the array may start on
-            # the first while the rest arrive.
+            # Whoever reads the tile may start on its first data (a batched step's first tile,
+            # with room for two; else its first bytes), and cannot finish before all of it is
+            # there: a tile has arrived when its own bytes and those it is copied from have.
             ready = self.ready[level][tiles[index]]
             times = step.times(level)
-            pipelined = times > 1 and self._slots(level) > 1
-            yield from self._move(fills, times, early=ready if pipelined else None)
+            cut_through = times == 1 or self._slots(level) > 1
+            yield from self._move(fills, times, early=ready if cut_through else None)
             if not ready.triggered:
                 ready.succeed()
+            sources = [
+                self.arrived[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.arrived
+            ]
+            if sources:
+                yield simpy.AllOf(self.env, sources)
             self.arrived[level][tiles[index]].succeed()
 
     def _array(self) -> Process:
         for index, step in enumerate(self.steps):
-            waits = [self.ready[level][self.tiles[level][index]] for level in self.fetched]
-            asked = self.env.now
-            if waits:
-                yield simpy.AllOf(self.env, waits)
-            self.stall_cycles += self.env.now - asked
+            yield from self._wait_for(self.ready, index)
             for key, count in step.keys:
                 self.counts.add(self._bucket(key), count)
             self.counts.add(self.plan.burst, step.repeat)
-            folds = sum(count for key, count in step.keys if self._is_fold(self._bucket(key)))
-            compute = step.repeat * self.burst_cycles + folds * self.skew
+            folds = sum(count for key, count in step.keys if key in self.fold_keys)
+            macs_cycles = step.repeat * self.burst_mac_cycles
+            skew = folds * self.skew
+            compute = step.repeat * self.burst_cycles + skew
             started = self.env.now
-            operands = [(f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")]
+            operands: list[tuple[Flow, float]] = [
+                (f, step.repeat) for f in self.plan.burst.flows if f.kind in ("operand", "result")
+            ]
+            # A batched step's tile changes after its first drain what its own bursts finished:
+            # those drains leave while the later bursts compute (the retirer waits for them).
+            within = self._within_batch_drains(step)
+            if within:
+                self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
-            yield from self._move(operands, step.repeat, compute=compute, latency=False)
-            self.stream_wait_cycles += max(0.0, self.env.now - started - compute)
+            slowest = yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            # Bursts held back by their registers' bandwidth wait for that level.
+            register_wait = step.repeat * (self.burst_cycles - self.burst_mac_cycles)
+            if register_wait:
+                self.stream_wait_cycles += register_wait
+                self.stream_wait_by_level[self.register_level] += register_wait
+            waited = max(0.0, self.env.now - started - compute)
+            if waited:
+                # The stream waited for the level whose transfer ended last.
+                self.stream_wait_cycles += waited
+                self.stream_wait_by_level[slowest] += waited
             # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
-            arrivals = [self.arrived[level][self.tiles[level][index]] for level in self.fetched]
-            asked = self.env.now
-            yield simpy.AllOf(self.env, arrivals)
-            self.stall_cycles += self.env.now - asked
-            self.compute_cycles += compute
+            yield from self._wait_for(self.arrived, index)
+            self.compute_cycles += macs_cycles
+            self.skew_cycles += skew
             if self.tracing:
                 self.trace.append(
                     (started, self.env.now - started, self.hierarchy.compute.name, "none", "compute", 0.0)
@@ -332,25 +411,151 @@ class LayerEngine:
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _is_fold(self, bucket: Bucket) -> bool:
-        """A systolic fold starts when the PEs' stationary weights change."""
-        if not self.skew or self.array >= len(self.levels):
-            return False
-        return bucket.counts.get((self.levels[self.array].name, "weights", "fill"), 0) > 0
+    def _register_limit(self) -> tuple[int, float]:
+        """The PE-level storage that most limits a burst, and the cycles its bytes take per burst.
+
+        Its bytes are those over its boundary below (reads by the MACs or the
+        level below, updates from them), spread evenly over the bursts, per
+        instance, over its bandwidth and ports (reads and writes apart where
+        it has separate ports).
+        """
+        moved = self._inner_bytes(self.plan.totals())
+        best = (self.array, 0.0)
+        for index, (read, written) in moved.items():
+            level = self.levels[index]
+            if level.separate_read_write:  # reads and writes move side by side
+                once = max(read / level.direction_bandwidth(False), written / level.direction_bandwidth(True))
+            else:
+                once = (read + written) / level.bandwidth_bytes_per_cycle
+            cycles = once / level.ports / self.plan.bursts
+            if cycles > best[1]:
+                best = (index, cycles)
+        return best
+
+    def _inner_bytes(self, counts: AccessCounts) -> dict[int, tuple[float, float]]:
+        """Per level at or below the array: bytes one instance reads and takes in (no fills)."""
+        by_name = {level.name: index for index, level in enumerate(self.levels) if index >= self.array}
+        moved = {index: [0.0, 0.0] for index in by_name.values()}
+        for (name, tensor, action), count in counts.counts.items():
+            index = by_name.get(name)
+            if index is not None and action != "fill":
+                per_instance = count * self.layer.bits(tensor) / 8 / self.plan.nest.instances_used(index)
+                moved[index][action == "update"] += per_instance
+        return {index: (read, written) for index, (read, written) in moved.items()}
+
+    def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
+        """Wait for every fetched level's tile of step ``index``, outermost first.
+
+        Each level is charged the cycles the array still waited for it: first
+        for the tile's buffer to be freed by the drain of the tile before it
+        (drain wait), then for its data (stall); per level, they add up to
+        the layer's.
+        """
+        for level in self.fetched:
+            tile = self.tiles[level][index]
+            event = events[level][tile]
+            if not event.processed:
+                asked = self.env.now
+                yield event
+                # Until the tile's buffer was free, the array waited for the drain before it.
+                draining = min(max(0.0, self.slot_granted[level][tile] - asked), self.env.now - asked)
+                self.drain_wait_cycles += draining
+                self.drain_wait_by_level[level] += draining
+                self.stall_cycles += self.env.now - asked - draining
+                self.stall_by_level[level] += self.env.now - asked - draining
+
+    def _within_batch_drains(self, step: Step) -> list[tuple[Flow, float]]:
+        """The drains of a batched step's array tiles after its first change (all but 1/repeat).
+
+        The PEs' own tiles change at every step of a batch, so what one burst
+        finished leaves while the next ones compute. Tiles of the levels
+        above change only between the batch's blocks: they drain at the
+        batch's boundary, as a step's do.
+        """
+        if step.repeat <= 1 or self.array not in step.changed:
+            return []
+        share = (step.repeat - 1) / step.repeat
+        return [(flow, count * share) for flow, count in self._flows(step, "drain", self.array)]
+
+    def _drain_later(self, drains: list[tuple[Flow, float]], repeat: int) -> Process:
+        """Drain the tiles a batch finishes while its later bursts run (they hold no slot, no burst)."""
+        yield from self._move(drains, repeat)
+
+    def _pe_levels(self) -> list[int]:
+        """The levels inside the PEs: one instance per PE (the array level and any above it)."""
+        pes = self.hierarchy.compute.pes
+        return [index for index in range(1, len(self.levels)) if self.levels[index].instances == pes]
+
+    def _stationary(self) -> list[tuple[int, str]]:
+        """The (per-PE level, tensor) pairs whose tile stays in the PEs across a burst.
+
+        A tensor kept at a per-PE level stays there across a burst if no
+        temporal loop inside the burst (of the array level or below) above
+        that level indexes it.
+        """
+        nest = self.plan.nest
+        # The first tiles fill every level keeping weights or inputs; the last drains empty every
+        # level keeping outputs.
+        kept = [(f.lower, f.tensor) for f in (*self.plan.start.flows, *self.plan.end.flows)]
+        stationary: list[tuple[int, str]] = []
+        for index in self._pe_levels():
+            moving = {
+                p.dim
+                for p in nest.positions
+                if not p.spatial and self.array <= p.level < index and p.factor > 1
+            }
+            stationary += [
+                (lower, tensor)
+                for lower, tensor in kept
+                if lower == index and not moving & set(RELEVANT_DIMS[tensor])
+            ]
+        return stationary
+
+    def _fold_keys(self) -> frozenset[StepKey | None]:
+        """The step kinds that start a systolic fold: they change the array's stationary tile.
+
+        The stationary tensor is the one of those staying in the PEs across a
+        burst whose tile there changes least often (a per-PE output register
+        below a weight register changes with every output: the weights are
+        what stays). The layer's first step always starts a fold. Whatever
+        stays (weights, inputs or outputs), a new stationary tile must cross
+        the array: that is the fold's preload and skew.
+        """
+        best: tuple[int, set[StepKey | None]] | None = None
+        for level, tensor in self._stationary():
+            keys: set[StepKey | None] = {
+                key
+                for key, bucket in self.plan.steps.items()
+                if any(
+                    flow.lower == level and flow.tensor == tensor and flow.kind in ("fill", "drain")
+                    for flow in bucket.flows
+                )
+            }
+            changes = sum(self.plan.step_counts[key] for key in keys if key is not None)
+            if best is None or changes < best[0]:
+                best = (changes, keys)
+        return frozenset({None, *(best[1] if best else ())})
 
     def _retirer(self) -> Process:
         while True:
             token = yield self.boundaries.get()
+            if token == _END and self.batch_drains:
+                # The last drains leave after every earlier one (they finish the layer).
+                yield simpy.AllOf(self.env, self.batch_drains)
             step = (
                 Step((), 1, tuple((level, 1) for level in range(1, len(self.levels))))
                 if token == _END
                 else self.steps[token]
             )
             for level in sorted(step.changed, reverse=True):
+                drains: list[tuple[Flow, float]]
                 if token == _END:
-                    drains = [(f, 1) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
+                    drains = [(f, 1.0) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
                 else:
                     drains = self._flows(step, "drain", level)
+                if drains and token != _END and step.repeat > 1 and level == self.array:
+                    # Only the first of a batch's tile changes drains here; the array streams the rest.
+                    drains = [(flow, count / step.repeat) for flow, count in drains]
                 if drains:
                     yield from self._move(drains, step.repeat)
                 if token != _END and level in self.slots:
@@ -366,18 +571,11 @@ class LayerEngine:
         (reads by the MACs or the level below, updates from them); its fills
         count at the level above, whose ports deliver them.
         """
-        for index in range(self.array, len(self.levels)):
+        for index, (read, written) in self._inner_bytes(self.counts).items():
             level = self.levels[index]
-            instances = self.plan.nest.instances_used(index)
-            moved = sum(
-                count * self.layer.bits(tensor) / 8
-                for (name, tensor, action), count in self.counts.counts.items()
-                if name == level.name and action != "fill"
-            )
-            per_instance = moved / instances
             self.stats[level.name] = PortStats(
-                busy_cycles=per_instance / (level.bandwidth_bytes_per_cycle * level.ports),
-                bytes=per_instance,
+                busy_cycles=_inner_cycles(level, read, written) / _port_count(level),
+                bytes=read + written,
                 timed_as=TIMED_WITHIN_BURSTS,
             )
 
@@ -389,11 +587,17 @@ class LayerEngine:
         done = self.env.process(self._retirer())
         self.env.run(until=done)
         self._burst_levels()
+        for index, stored in enumerate(self.levels):
+            self.stats[stored.name].stall_cycles = self.stall_by_level[index]
+            self.stats[stored.name].drain_wait_cycles = self.drain_wait_by_level[index]
+            self.stats[stored.name].stream_wait_cycles = self.stream_wait_by_level[index]
         pes = math.prod(p.factor for p in self.plan.nest.spatial_between(0, len(self.levels)))
         cycles = float(self.env.now)
         return LayerTiming(
             cycles=cycles,
             compute_cycles=self.compute_cycles,
+            skew_cycles=self.skew_cycles,
+            drain_wait_cycles=self.drain_wait_cycles,
             stall_cycles=self.stall_cycles,
             stream_wait_cycles=self.stream_wait_cycles,
             drain_cycles=cycles - self.array_end,
@@ -403,6 +607,18 @@ class LayerEngine:
             events=self.env.processed,
             trace=self.trace,
         )
+
+
+def _inner_cycles(level: Level, read: float, written: float) -> float:
+    """Port-cycles to read and write these bytes at one instance of ``level``."""
+    if level.separate_read_write:
+        return read / level.direction_bandwidth(False) + written / level.direction_bandwidth(True)
+    return (read + written) / level.bandwidth_bytes_per_cycle
+
+
+def _port_count(level: Level) -> int:
+    """All of a level's ports: its read and write ports where they are separate."""
+    return level.ports * (2 if level.separate_read_write else 1)
 
 
 def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list[Flow]]:
@@ -415,18 +631,19 @@ def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list
     return index
 
 
-def whole_cycles(
+def transfer_cycles(
     hierarchy: str,
     level: Level,
     share_bytes: float,
     bandwidth: float,
     field: str = "bandwidth_bytes_per_cycle",
-) -> int:
-    """Whole cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle; an error past 2^53.
+) -> float:
+    """Cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle (continuous); an error past 2^53.
 
-    Past 2^53 a float no longer counts whole cycles (and past 1e308 it is
-    infinite): such a time comes from a bandwidth no hardware has, so it is
-    reported with the level and the field that set it.
+    Time is continuous (DESIGN.md): a tiny transfer over a wide port takes a
+    fraction of a cycle. Past 2^53 cycles a float no longer resolves one
+    cycle (and past 1e308 it is infinite): such a time comes from a bandwidth
+    no hardware has, so it is reported with the level and the field that set it.
     """
     cycles = share_bytes / bandwidth
     if not math.isfinite(cycles) or cycles > MAX_TRANSFER_CYCLES:
@@ -435,7 +652,7 @@ def whole_cycles(
             f"per cycle takes {cycles:.6g} cycles, more than the 2^53 one transfer may take; "
             f"is its {field} right?"
         )
-    return math.ceil(cycles)
+    return cycles
 
 
 def simulate_layer(

@@ -7,7 +7,8 @@ and queueing of every level and the compute and stall time of the PEs. A
 layer without MACs streams through the outermost level: its time is the
 longer of moving its bytes and doing its operations on the whole array (the
 array stalls for the rest). Either way a layer's ``cycles`` are exactly its
-``compute_cycles + stall_cycles + stream_wait_cycles + drain_cycles``
+``compute_cycles + skew_cycles + stall_cycles + drain_wait_cycles + stream_wait_cycles +
+drain_cycles``
 (:class:`~energysim.engine.LayerTiming`). Static energy is each level's and
 the array's leakage power times the time.
 """
@@ -26,7 +27,7 @@ import pandas as pd
 
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
-from energysim.engine import LayerTiming, simulate_layer, whole_cycles
+from energysim.engine import LayerTiming, simulate_layer, transfer_cycles
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
@@ -47,9 +48,19 @@ TIMING_COLUMNS = [
     "transfers",
     "queue_cycles",
     "timed_as",
+    "stall_cycles",
+    "drain_wait_cycles",
+    "stream_wait_cycles",
 ]
 #: The parts of a layer's cycles, in the layer summary; they add up to ``cycles``.
-TIME_PARTS = ["compute_cycles", "stall_cycles", "stream_wait_cycles", "drain_cycles"]
+TIME_PARTS = [
+    "compute_cycles",
+    "skew_cycles",
+    "stall_cycles",
+    "drain_wait_cycles",
+    "stream_wait_cycles",
+    "drain_cycles",
+]
 #: One row per group of PEs that spent every layer alike (PEs first_pe .. last_pe); cycles per PE.
 PE_COLUMNS = ["first_pe", "last_pe", "pe_count", "compute_cycles", "stall_cycles", "idle_cycles"]
 
@@ -82,6 +93,8 @@ class _Recorder:
         return timing.counts, {
             "cycles": timing.cycles,
             "compute_cycles": timing.compute_cycles,
+            "skew_cycles": timing.skew_cycles,
+            "drain_wait_cycles": timing.drain_wait_cycles,
             "stall_cycles": timing.stall_cycles,
             "stream_wait_cycles": timing.stream_wait_cycles,
             "drain_cycles": timing.drain_cycles,
@@ -92,7 +105,9 @@ class _Recorder:
     def streamed(self, layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
         outer = machine.outermost
         bandwidth = machine.total_bandwidth_bytes_per_cycle(outer)
-        moving = whole_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
+        moving = (
+            transfer_cycles(machine.name, outer, layer.compulsory_bytes, bandwidth) + outer.latency_cycles
+        )
         computing = math.ceil(layer.flops / machine.peak_macs_per_cycle)
         cycles = float(max(moving, computing))
         self._tick(layer.name)
@@ -103,6 +118,8 @@ class _Recorder:
         return {
             "cycles": cycles,
             "compute_cycles": float(computing),
+            "skew_cycles": 0.0,
+            "drain_wait_cycles": 0.0,
             "stall_cycles": cycles - computing,
             "stream_wait_cycles": 0.0,
             "drain_cycles": 0.0,
@@ -142,6 +159,9 @@ def _timing_frame(recorder: _Recorder, machine: Hierarchy, used: dict[str, Mappi
                     stats.transfers,
                     stats.queue_cycles,
                     stats.timed_as,
+                    stats.stall_cycles,
+                    stats.drain_wait_cycles,
+                    stats.stream_wait_cycles,
                 ]
             )
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
@@ -150,8 +170,9 @@ def _timing_frame(recorder: _Recorder, machine: Hierarchy, used: dict[str, Mappi
 def _pe_frame(summary: pd.DataFrame, machine: Hierarchy) -> pd.DataFrame:
     """Per group of alike PEs, cycles of one PE summed over layers (see :data:`PE_COLUMNS`).
 
-    A layer uses the first ``pes_used`` PEs: they compute or stall, and idle
-    through the rest of the layer's cycles (stream wait, drain); the others
+    A layer uses the first ``pes_used`` PEs: they compute or stall (for a
+    tile's data or its buffer's drain), and idle through the rest of the
+    layer's cycles (skew, stream wait, drain); the others
     idle throughout. PEs that no layer tells apart form one group, so the
     frame has a row per distinct ``pes_used`` (and one for the PEs none uses),
     however many PEs there are.
@@ -160,10 +181,12 @@ def _pe_frame(summary: pd.DataFrame, machine: Hierarchy) -> pd.DataFrame:
     used = np.minimum(summary["pes_used"].to_numpy(dtype=np.int64), pes)
     order = np.argsort(used, kind="stable")
     used = used[order]
-    cycles, computing, stalling = (
+    cycles, computing, stalling, drain_waiting = (
         summary[column].to_numpy(dtype=float)[order]
-        for column in ("cycles", "compute_cycles", "stall_cycles")
+        for column in ("cycles", "compute_cycles", "stall_cycles", "drain_wait_cycles")
     )
+    # A PE waiting for a tile stalls, whether the tile waits for its data or its buffer's drain.
+    stalling = stalling + drain_waiting
     rest = np.maximum(0.0, cycles - computing - stalling)
 
     def after(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

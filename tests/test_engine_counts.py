@@ -4,8 +4,9 @@ Every shipped network under every dataflow on eyeriss and tpu-like: the
 engine replays the stream event by event (batched steps carrying their
 multiplicities) and adds up what it charged; the analysis multiplies the same
 event kinds by their closed-form counts. The two frames must be identical,
-and each layer's cycles must be its compute, stall, stream-wait and drain
-cycles added up.
+and each layer's cycles must be its compute, skew, stall, drain-wait,
+stream-wait and drain cycles added up; its stall, drain wait and stream wait
+those of its levels.
 """
 
 from __future__ import annotations
@@ -32,9 +33,33 @@ def test_engine_counts_equal_analysis_counts(network: str, dataflow: str, hierar
     # Every issued MAC is computed once: bursts x MACs per burst x PEs = the padded nest's MACs.
     compute = simulated.hierarchy.compute
     for row in simulated.layers.itertuples(index=False):
-        if row.mapped_macs and not compute.systolic:
+        # (A systolic fold's skew is its own column, so this holds on a systolic array too.)
+        if row.mapped_macs:
             assert row.compute_cycles * compute.macs_per_cycle_per_pe * row.pes_used == row.mapped_macs
-        # Every cycle is compute, stall, stream wait or drain.
-        parts = (row.compute_cycles, row.stall_cycles, row.stream_wait_cycles, row.drain_cycles)
+        if not compute.systolic:
+            assert row.skew_cycles == 0
+        # Every cycle is compute, skew, stall, drain wait, stream wait or drain.
+        parts = (
+            row.compute_cycles,
+            row.skew_cycles,
+            row.stall_cycles,
+            row.drain_wait_cycles,
+            row.stream_wait_cycles,
+            row.drain_cycles,
+        )
         assert min(parts) >= 0
         assert sum(parts) == pytest.approx(row.cycles, rel=1e-12)
+        # The stall, drain wait and stream wait are each level's, added up (a layer without MACs only
+        # streams through DRAM and has no per-level rows).
+        levels = simulated.timing[simulated.timing["layer"] == row.layer]
+        if not row.mapped_macs:
+            continue
+        # The roofline is never beaten: no level moves its bytes faster than its ports allow.
+        machine = simulated.hierarchy
+        for level in levels.itertuples(index=False):
+            stored = machine.level(level.level)
+            floor = level.bytes / (stored.bandwidth_bytes_per_cycle * stored.ports)
+            assert row.cycles >= floor * (1 - 1e-9), level.level
+        for part in ("stall_cycles", "drain_wait_cycles", "stream_wait_cycles"):
+            assert (levels[part] >= 0).all()
+            assert levels[part].sum() == pytest.approx(getattr(row, part), rel=1e-9, abs=1e-9)

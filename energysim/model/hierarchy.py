@@ -100,13 +100,20 @@ class Level(StrictModel):
     ``size_bytes`` is per instance; None means unbounded (DRAM only).
     ``access_bits`` is the block one access moves (defaults to ``word_bits``).
     ``bandwidth_bytes_per_cycle`` is per port; ``static_power_mw`` is the
-    leakage of one instance.
+    leakage of one instance. ``read_bandwidth_bytes_per_cycle`` and
+    ``write_bandwidth_bytes_per_cycle`` (optional) give the level separate
+    read and write ports, ``ports`` of each: reads (fills of the levels
+    below, operands to the PEs) use the one, writes from below (drained
+    partial sums, MAC results) the other, so neither waits for the other.
+    One left out takes ``bandwidth_bytes_per_cycle``; with neither, one set
+    of ports carries both directions.
 
     Ranges (:mod:`energysim.model.limits`): ``size_bytes`` (each partition)
     1 to 2^60; ``instances`` 1 to 2^31; ``word_bits`` and ``access_bits`` 1 to
     2^16; energies 0 to 1e12; ``bandwidth_bytes_per_cycle`` above 0, at most
     2^60; ``latency_cycles`` 0 to 2^31; ``ports`` 1 to 2^16;
-    ``static_power_mw`` 0 to 1e12. Energies and bandwidths are finite.
+    ``static_power_mw`` 0 to 1e12. Energies and bandwidths are finite; the
+    read and write bandwidths have the bandwidth's range.
     """
 
     name: Name
@@ -119,6 +126,8 @@ class Level(StrictModel):
     read_energy_pj: Energy
     write_energy_pj: Energy
     bandwidth_bytes_per_cycle: Bandwidth
+    read_bandwidth_bytes_per_cycle: Bandwidth | None = None
+    write_bandwidth_bytes_per_cycle: Bandwidth | None = None
     latency_cycles: LatencyCycles = 0
     ports: Ports = 1
     static_power_mw: PowerMW = 0.0
@@ -149,6 +158,19 @@ class Level(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def separate_read_write(self) -> bool:
+        """True if reads and writes have ports of their own (a read or write bandwidth is given)."""
+        return (
+            self.read_bandwidth_bytes_per_cycle is not None
+            or self.write_bandwidth_bytes_per_cycle is not None
+        )
+
+    def direction_bandwidth(self, write: bool) -> float:
+        """Bytes per cycle of one port for reads (``write`` False) or writes."""
+        given = self.write_bandwidth_bytes_per_cycle if write else self.read_bandwidth_bytes_per_cycle
+        return self.bandwidth_bytes_per_cycle if given is None else given
 
     @property
     def block_bits(self) -> int:
