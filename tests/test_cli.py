@@ -306,9 +306,8 @@ def test_every_console_table_uses_that_format(capsys: pytest.CaptureFixture[str]
     assert "DRAM elements moved" in lines[1]  # elements, not the 64-bit accesses of levels.csv
     rows = [line.split() for line in lines[2:]]
     ws = es.simulate("alexnet", "eyeriss", "ws", layers=["conv3"])
-    assert ws.cycles is not None
-    assert ws.cycles.is_integer()
-    assert rows[0][-1] == f"{int(ws.cycles):,}"
+    assert ws.cycles is not None  # time is continuous: cycles may be fractional
+    assert float(rows[0][-1].replace(",", "")) == pytest.approx(ws.cycles, rel=1e-3)
     assert rows[0][-2] == f"{ws.dram_accesses():,}"  # counts in full, with separators
     for column in range(1, 4):  # energy, per MAC, data movement %: same decimals down each
         assert _decimals(rows[0][column]) == _decimals(rows[1][column]), column
