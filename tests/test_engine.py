@@ -222,7 +222,12 @@ def test_systolic_skew_costs_cycles_per_fold() -> None:
     plain_result = es.simulate("alexnet", plain, "ws", layers=["conv3"])
     assert systolic_result.cycles is not None
     assert plain_result.cycles is not None
-    assert systolic_result.cycles > plain_result.cycles
+    # conv3 is DRAM-bound on tpu-like (its weight FIFO double-buffers), so the skew may hide
+    # under the transfers; it is paid, and never makes the layer faster. The exact fold
+    # formula is checked with ample bandwidth in test_timing_systolic.py.
+    assert systolic_result.layers["skew_cycles"].sum() > 0
+    assert plain_result.layers["skew_cycles"].sum() == 0
+    assert systolic_result.cycles >= plain_result.cycles
 
 
 def test_same_inputs_same_results() -> None:
