@@ -20,12 +20,16 @@ since on ``eyeriss`` they would have called MAC-units picojoules. Results in
 different units never mix (:func:`require_one_unit`); convert explicitly with
 :meth:`Result.in_pj`.
 
-A simulated result adds time: ``cycles``, and per layer ``compute_cycles``,
-``stall_cycles`` (waiting for tiles), ``stream_wait_cycles`` (bursts waiting
-for operands streamed from a level above) and ``drain_cycles`` (after the
-last burst), which add up to the layer's ``cycles``; ``timing`` (per layer x
+A simulated result adds time: ``cycles``, and per layer ``compute_cycles``
+(the MACs), ``skew_cycles`` (a systolic array's preload and skew, per fold),
+``stall_cycles`` (waiting for tiles), ``drain_wait_cycles`` (waiting for a
+buffer that the previous tile's drain frees), ``stream_wait_cycles`` (bursts
+waiting for operands streamed from a level above, or for the PEs' own
+storage's bandwidth) and ``drain_cycles`` (after the last burst), which add
+up to the layer's ``cycles``; ``timing`` (per layer x
 level: the instances, busy cycles, utilisation, bytes moved and queueing
-delay of one instance, all instances of a level moving in lockstep;
+delay of one instance, all instances of a level moving in lockstep, and the
+layer's stall, drain wait and stream wait cycles spent on that level;
 ``timed_as`` says whether the level's transfers were simulated or, at and
 below the PEs' own storage, timed as bytes over bandwidth within the bursts);
 ``pes`` (one row per group of PEs that every layer treats alike:

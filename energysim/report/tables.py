@@ -131,7 +131,7 @@ def _reuse_sentence(result: Result) -> str:
 
 
 def _time_sentence(result: Result) -> str:
-    """Where the cycles go: compute, waits for tiles, operand streaming, the last drain, the rest.
+    """Where the cycles go: compute, skew, waits for tiles, for drains and for operands, the last drain.
 
     The engine's layer columns add up to the cycles; a remainder (only from
     rounding) is named rather than dropped.
@@ -140,7 +140,9 @@ def _time_sentence(result: Result) -> str:
     layers = result.layers
     parts = {
         "compute": "compute_cycles",
+        "pay systolic skew": "skew_cycles",
         "wait for tiles": "stall_cycles",
+        "wait for a buffer to drain": "drain_wait_cycles",
         "wait for streamed operands": "stream_wait_cycles",
         "drain the last outputs": "drain_cycles",
     }
