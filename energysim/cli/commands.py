@@ -355,6 +355,8 @@ def validate(args: argparse.Namespace) -> None:
     """Check a file and print what it understood: the levels, the layers, or the loops."""
     path = _validate_target(args.file)
     kind = _file_kind(read_yaml(path))
+    if kind is None and args.hierarchy:
+        kind = "mapping"  # the user says so: check it as one, and name what is wrong in it
     if kind != "mapping" and (args.hierarchy or args.workload):
         raise EnergySimError(f"{path}: not a mapping file; --hierarchy and --workload apply only to one")
     if kind == "hierarchy":
