@@ -35,9 +35,6 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LoopBounds
 from energysim.model.mapping import Mapping
 
-#: Dimensions that do not index outputs: instances differing only in these are reduction siblings.
-REDUCTION_DIMS: frozenset[str] = frozenset({"C", "R", "S"})
-
 Element = tuple[int, ...]
 Instance = tuple[int, ...]
 Counts = dict[tuple[str, str, str], int]
@@ -207,11 +204,20 @@ class BruteForce:
 
     # -- outputs ------------------------------------------------------------------------------------
 
-    def designated(self, level: int, instance: Instance) -> bool:
-        """True for the reduction sibling whose C, R, S spatial indices above ``level`` are all 0."""
-        loops = self.spatial[: self.spatial_above[level]]
-        pairs = zip(loops, instance, strict=True)
-        return all(value == 0 for loop, value in pairs if loop.dim in REDUCTION_DIMS)
+    def designated_instances(self, level: int, parent: int) -> set[Instance]:
+        """One instance per group of reduction siblings of ``level`` under ``parent`` (DESIGN.md).
+
+        Siblings that reduce into one output under the same parent instance are the
+        instances with that parent instance whose output tiles are the same set (at
+        the first step, hence at every step: they differ only in what they reduce
+        over). Of each group, the first instance receives the running partial sum.
+        """
+        groups: dict[tuple[Instance, frozenset[Element]], list[Instance]] = defaultdict(list)
+        first_step = self.steps[0]
+        for instance in self.instances(level):
+            outputs = frozenset(self.tile(level, "outputs", first_step, instance))
+            groups[(instance[: self.spatial_above[parent]], outputs)].append(instance)
+        return {min(members) for members in groups.values()}
 
     def outputs(self) -> None:
         tensor: Tensor = "outputs"
@@ -252,6 +258,7 @@ class BruteForce:
         # (filled on arrival, or written since): an update to one of those reads it first.
         valued: dict[Instance, set[Element]] = {instance: set() for instance in held}
         below = {instance: self.points_below(level, instance) for instance in held}
+        designated = self.designated_instances(level, parent) if parent is not None else set()
         for step_index, step in enumerate(self.steps):
             departing: dict[Instance, set[Element]] = {}
             for instance in held:
@@ -261,7 +268,7 @@ class BruteForce:
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
-                    if parent is not None and self.designated(level, instance):
+                    if parent is not None and instance in designated:
                         filled = {e for e in arriving if first_step[e] < step_index}
                         self.add(level, tensor, "fill", len(filled))
                         self.add(parent, tensor, "read", len(filled))

@@ -29,8 +29,9 @@ Outputs (partial sums), at a level ``i`` keeping them:
 * When the tile changes, elements leaving it are **drained** to the parent,
   where they count as **updates**; elements entering it are **filled** (read
   from the parent) only if some MAC touched them at an earlier step, and only
-  into one of the *reduction siblings* (instances that differ only in spatial
-  indices of dimensions that do not index outputs: C, R, S), the one whose such
+  into one of the *reduction siblings* (instances under the same parent
+  instance that differ only in spatial indices, between the parent and the
+  level, of dimensions that do not index outputs: C, R, S), the one whose such
   indices are all zero. The others start from zero. At the end every tile
   drains. Drains of reduction siblings are summed on the way up, so a parent
   counts one update per distinct element (the drained value is the running sum:
@@ -340,12 +341,15 @@ class _Planner:
             parent = chain[position - 1] if position else None
             tiles, size = self._tiles(axes, level)
             instances = self.nest.instances_used(level)
-            designated = instances // self._irrelevant_product(self.nest.spatial_between(0, level))
+            # Reduction siblings share one parent instance: only the fan-out between the parent and
+            # this level makes siblings (siblings under different parent instances each have their
+            # own parent copy, so each has a designated one that receives the running sum).
             reduce = (
                 self._irrelevant_product(self.nest.spatial_between(parent, level))
                 if parent is not None
                 else 1
             )
+            designated = instances // reduce
             if level == innermost:
                 self._add(self.plan.start, level, "outputs", "read", -instances * size)
             if parent is not None:
