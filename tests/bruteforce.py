@@ -118,6 +118,18 @@ class BruteForce:
 
         self.counts: Counts = defaultdict(int)
         self.transfers: Transfers = defaultdict(int)
+        self.bounds = bounds
+
+    def in_memory(self, tensor: Tensor, element: Element) -> bool:
+        """False for an input element in the zero padding (or beyond the input): not in memory.
+
+        DESIGN.md: the level that holds the whole tensor never reads a padded
+        element, so level 0 neither sends nor reads one.
+        """
+        if tensor != "inputs" or self.bounds.input_size is None:
+            return True
+        (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
+        return pad_h <= element[3] < pad_h + rows and pad_w <= element[4] < pad_w + cols
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -181,6 +193,8 @@ class BruteForce:
                         continue  # same tile: nothing new
                     new = tile - held[instance]
                     held[instance] = tile
+                    if parent == 0:
+                        new = {element for element in new if self.in_memory(tensor, element)}
                     self.add(child, tensor, "fill", len(new))
                     self.add_transfers(parent, child, tensor, len(new))
                     new_by_parent[instance[: self.spatial_above[parent]]].append(new)
@@ -195,12 +209,12 @@ class BruteForce:
         for instance in self.instances(level):
             below = self.points_below(level, instance)
             for step_index in range(len(self.steps)):
-                if multicast:
-                    reads = len({self.element[tensor][(step_index, point)] for point in below})
-                else:
-                    reads = len(below)
+                operands = [self.element[tensor][(step_index, point)] for point in below]
+                if level == 0:
+                    operands = [element for element in operands if self.in_memory(tensor, element)]
+                reads = len(set(operands)) if multicast else len(operands)
                 self.add(level, tensor, "read", reads)
-                self.add_transfers(level, self.depth, tensor, len(below))
+                self.add_transfers(level, self.depth, tensor, len(operands))
 
     # -- outputs ------------------------------------------------------------------------------------
 

@@ -68,17 +68,28 @@ from energysim.analysis.tiles import (
     RELEVANT_DIMS,
     Axis,
     AxisTile,
+    Intervals,
     Nest,
     Position,
+    Progression,
     Transition,
+    Window,
     axis_shift,
     axis_tile,
+    axis_units,
+    clipped_sum,
+    difference,
     distinct_offsets,
+    explicit_children,
+    explicit_tile,
+    intersect,
     overlap_after_shift,
     tensor_axes,
+    tensor_windows,
     tile_size,
     transitions,
     union_and_good,
+    window_in_units,
 )
 from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
@@ -296,6 +307,151 @@ class _Planner:
                         multicast,
                     )
         self._operand_reads(chain[-1], tensor, axes)
+        windows = tensor_windows(tensor, self.bounds)
+        padded = any(self._clips(axis, window) for axis, window in zip(axes, windows, strict=True))
+        if chain[0] == 0 and padded:
+            self._unpad_outermost(tensor, axes, windows, chain)
+
+    # -- zero padding at the outermost level --------------------------------------------------------
+
+    def _clips(self, axis: Axis, window: Window) -> bool:
+        """True if the nest reaches coordinates of ``axis`` outside ``window`` (padding)."""
+        if window is None:
+            return False
+        reach = sum(coefficient * (self.nest.extent(0, dim) - 1) for dim, coefficient in axis)
+        return window[0] > 0 or reach >= window[1]
+
+    def _positions(
+        self, axes: tuple[Axis, ...], level: int, change: Transition | None, spatial: tuple[Position, ...]
+    ) -> tuple[list[list[Progression]], list[int], int]:
+        """Where ``level``'s tile sits, per axis, at the occurrences of one tile change.
+
+        At the occurrences of ``change`` (None: the first tiles) the loops outside
+        the stepping one are free, it is below its last index and the loops inside
+        it at their last index (the tile before the step); every ``spatial`` loop
+        is free. Per axis: the offsets as progressions and a constant, in unit
+        coordinates; and how many occurrences share each offset (the loops of
+        dimensions that no axis has).
+        """
+        units = [axis_units(axis) for axis in axes]
+        progressions: list[list[Progression]] = [[] for _ in axes]
+        constants = [0] * len(axes)
+        alike = 1
+        loops: list[tuple[Position, int, int]] = [(p, p.factor, 0) for p in spatial]
+        if change is not None:
+            for position in self.nest.temporal_above(level):
+                if position.index < change.position.index:
+                    loops.append((position, position.factor, 0))
+                elif position.index == change.position.index:
+                    loops.append((position, position.factor - 1, 0))
+                else:
+                    loops.append((position, 1, position.factor - 1))
+        for position, count, fixed in loops:
+            owners = [a for a, unit in enumerate(units) if position.dim in unit]
+            if not owners:
+                alike *= count
+            for a in owners:
+                step = units[a][position.dim] * position.stride
+                progressions[a].append((step, count))
+                constants[a] += step * fixed
+        return progressions, constants, alike
+
+    def _unpad_outermost(
+        self, tensor: Tensor, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]
+    ) -> None:
+        """The outermost level never reads a padded element (DESIGN.md): take them out.
+
+        The per-step buckets count whole tiles, padding included (every occurrence
+        of a step is alike only then); the first-tile bucket gets the difference
+        between the elements that exist and all of them, summed over every
+        occurrence in closed form (:func:`clipped_sum`): fills from the outermost
+        level, its reads (multicast or not) and their transfers, or its MAC
+        operand reads when no inner level keeps the tensor. The engine's timing
+        still moves the whole tiles (its flows are the buckets').
+        """
+        clipped: list[Window] = [
+            None if window is None else window_in_units(axis, window)
+            for axis, window in zip(axes, windows, strict=True)
+        ]
+        unclipped: list[Window] = [None] * len(axes)
+        start = self.plan.start
+        if len(chain) == 1:
+            (reads, deliveries), (all_reads, all_deliveries) = (
+                self._operand_totals(axes, window) for window in (clipped, unclipped)
+            )
+            self._add(start, 0, tensor, "read", reads - all_reads)
+            self._transfers(start, 0, self.last, tensor, deliveries - all_deliveries)
+            return
+        child = chain[1]
+        multicast = self._multicasts(0, child)
+        fills, reads = self._fill_totals(axes, child, clipped, multicast)
+        all_fills, all_reads = self._fill_totals(axes, child, unclipped, multicast)
+        self._add(start, child, tensor, "fill", fills - all_fills)
+        self._add(start, 0, tensor, "read", reads - all_reads)
+        self._transfers(start, 0, child, tensor, fills - all_fills)
+
+    def _fill_totals(
+        self, axes: tuple[Axis, ...], child: int, windows: list[Window], multicast: bool
+    ) -> tuple[int, int]:
+        """All fills of ``child`` from level 0, and level 0's reads for them, within ``windows``."""
+        spatial = self.nest.spatial_between(0, child)
+        tiles = [axis_tile(axis, self.nest, child, spatial) for axis in axes]
+        bases = [explicit_tile(tile) for tile in tiles]
+        changes: list[Transition | None] = [None, *transitions(self.nest, child)]
+        fills = reads = 0
+        for change in changes:
+            # Fills are summed over the children; multicast reads are the union of theirs.
+            if change is None:
+                news: list[tuple[Intervals, Intervals]] = [(base, ()) for base in bases]
+                unions: list[tuple[Intervals, Intervals]] = [
+                    (explicit_children(t, base), ()) for t, base in zip(tiles, bases, strict=True)
+                ]
+            else:
+                news, unions = [], []
+                for axis, tile, base in zip(axes, tiles, bases, strict=True):
+                    units = axis_units(axis)
+                    move = sum(units[dim] * change.dim_offsets.get(dim, 0) for dim, _c in axis)
+                    after = tuple((begin + move, end + move) for begin, end in base)
+                    news.append((after, intersect(after, base)))
+                    whole = explicit_children(tile, after)
+                    arriving = explicit_children(tile, difference(after, base))
+                    unions.append((whole, difference(whole, arriving)))
+            places, offsets, alike = self._positions(axes, child, change, spatial)
+            fills += alike * _product_difference(news, places, offsets, windows)
+            moves, moved, temporal_alike = self._positions(axes, child, change, ())
+            reads += temporal_alike * _product_difference(unions, moves, moved, windows)
+        return fills, reads if multicast else fills
+
+    def _operand_totals(self, axes: tuple[Axis, ...], windows: list[Window]) -> tuple[int, int]:
+        """MAC operand reads from level 0 over the layer, and their deliveries, within ``windows``."""
+        below = self.nest.spatial_between(0, self.last)
+        point: Intervals = ((0, 1),)
+        units = [axis_units(axis) for axis in axes]
+        every = [p for p in self.nest.positions if not p.spatial]
+        deliveries = self._point_sum(units, [(point, ()) for _ in axes], (*every, *below), windows)
+        if not self._multicasts(0, self.last):
+            return deliveries, deliveries
+        tiles = [axis_tile(axis, self.nest, self.last, below) for axis in axes]
+        sent: list[tuple[Intervals, Intervals]] = [(explicit_children(tile, point), ()) for tile in tiles]
+        return self._point_sum(units, sent, tuple(every), windows), deliveries
+
+    def _point_sum(
+        self,
+        units: list[dict[str, int]],
+        sets: list[tuple[Intervals, Intervals]],
+        loops: tuple[Position, ...],
+        windows: list[Window],
+    ) -> int:
+        """``sets`` placed at every index of ``loops``, counted within ``windows``."""
+        progressions: list[list[Progression]] = [[] for _ in units]
+        alike = 1
+        for position in loops:
+            owners = [a for a, unit in enumerate(units) if position.dim in unit]
+            if not owners:
+                alike *= position.factor
+            for a in owners:
+                progressions[a].append((units[a][position.dim] * position.stride, position.factor))
+        return alike * _product_difference(sets, progressions, [0] * len(units), windows)
 
     def _fill(
         self,
@@ -382,6 +538,24 @@ class _Planner:
         self._add(bucket, parent, "outputs", "update", drained // reduce)
         self._transfers(bucket, parent, child, "outputs", drained)
         self._flow(bucket, parent, child, "outputs", "drain", drained // reduce)
+
+
+def _product_difference(
+    sets: list[tuple[Intervals, Intervals]],
+    progressions: list[list[Progression]],
+    offsets: list[int],
+    windows: list[Window],
+) -> int:
+    """``sum over offsets of (prod |X_a & W_a| - prod |Y_a & W_a|)`` for per-axis pairs ``(X_a, Y_a)``.
+
+    The offsets of the axes are independent, so each product's sum is the
+    product of the axes' sums.
+    """
+    first = second = 1
+    for (whole, part), steps, offset, window in zip(sets, progressions, offsets, windows, strict=True):
+        first *= clipped_sum(whole, steps, offset, window)
+        second *= clipped_sum(part, steps, offset, window)
+    return first - second
 
 
 def plan_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> AccessPlan:
