@@ -44,6 +44,13 @@ Outputs (partial sums), at a level ``i`` keeping them:
   the level below. (The read of a drained value at the sender is not counted,
   as in DESIGN.md's example.)
 
+Zero padding does not exist in memory: the outermost level (level 0, which
+holds the whole tensor) never sends or reads an input element outside
+``[padding, padding + H) x [padding, padding + W)``, so its reads, the fills
+of the level below it and their transfers (or the MAC operands it serves
+directly) count only elements that exist. Levels inside the chip move the
+zeros of a padded tile like any other element.
+
 Network transfers: every element delivered to one receiving instance (fills,
 MAC operands) or sent up by one instance (drains, MAC results), counted once
 at each network it crosses between the two levels. MACs: the layer's; the
@@ -363,8 +370,8 @@ class _Planner:
 
         The per-step buckets count whole tiles, padding included (every occurrence
         of a step is alike only then); the first-tile bucket gets the difference
-        between the elements that exist and all of them, summed over every
-        occurrence in closed form (:func:`clipped_sum`): fills from the outermost
+        between the elements that exist, summed over every occurrence in closed
+        form (:func:`clipped_sum`), and what the buckets count: fills from the outermost
         level, its reads (multicast or not) and their transfers, or its MAC
         operand reads when no inner level keeps the tensor. The engine's timing
         still moves the whole tiles (its flows are the buckets').
@@ -383,12 +390,22 @@ class _Planner:
             self._transfers(start, 0, self.last, tensor, deliveries - all_deliveries)
             return
         child = chain[1]
-        multicast = self._multicasts(0, child)
-        fills, reads = self._fill_totals(axes, child, clipped, multicast)
-        all_fills, all_reads = self._fill_totals(axes, child, unclipped, multicast)
+        fills, reads = self._fill_totals(axes, child, clipped, self._multicasts(0, child))
+        all_fills, all_reads = (
+            self._bucket_total((self.names[level], tensor, action))
+            for level, action in ((child, "fill"), (0, "read"))
+        )
         self._add(start, child, tensor, "fill", fills - all_fills)
         self._add(start, 0, tensor, "read", reads - all_reads)
         self._transfers(start, 0, child, tensor, fills - all_fills)
+
+    def _bucket_total(self, key: tuple[str, Tensor, Action]) -> int:
+        """What the first-tile and step buckets count for ``key`` over the layer."""
+        steps = sum(
+            bucket.counts.get(key, 0) * self.plan.step_counts[step]
+            for step, bucket in self.plan.steps.items()
+        )
+        return self.plan.start.counts.get(key, 0) + steps
 
     def _fill_totals(
         self, axes: tuple[Axis, ...], child: int, windows: list[Window], multicast: bool
