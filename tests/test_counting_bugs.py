@@ -155,3 +155,26 @@ def test_operands_read_straight_from_the_outermost_level_skip_padding() -> None:
     assert analytic.get("L0", "inputs", "read") == 10
     assert analytic.transfers[("L0", "inputs")] == 10
     assert_agrees(mapping, bounds, hierarchy)
+
+
+def test_a_padding_of_a_million_costs_what_a_padding_of_one_does() -> None:
+    """The 4 x 4 input of the conv above, padded by 10^6 each side: 2,000,002^2 rows x columns.
+
+    rs maps it as DRAM (P 71429, Q 9901) -> GLB (P2 Q202, spatial P14 R3) -> RF
+    (S3): a GLB tile covers 28 x 1 + 2 = 30 rows starting at multiples of 28 and
+    204 columns at multiples of 202. The existing rows [10^6, 10^6 + 4) lie in the
+    tile starting at 999,992 (28 x 35,714) and in no other (the one before ends at
+    999,994); the columns in the one starting at 999,900 (202 x 4,950) only (the
+    next starts at 1,000,102). So DRAM reads each of the 16 elements once. The
+    closed form never walks the 7 x 10^8 tile positions: well under a second.
+    """
+    layer = {"name": "c", "type": "conv", "C": 1, "M": 1, "H": 4, "W": 4, "R": 3, "S": 3, "padding": 10**6}
+    network = es.Network.model_validate({"version": 1, "name": "pad", "layers": [layer]})
+    result = es.analyze(network, "eyeriss", "rs")
+    assert (
+        result.mapping["c"]
+        .describe()
+        .startswith("DRAM[W,I,O]: P71429 Q9901 | GLB[W,I,O]: P2 Q202 spatial P14 R3")
+    )
+    assert result.count("DRAM", "inputs", "read") == 16
+    assert result.count("GLB", "inputs", "fill") == 16
