@@ -413,26 +413,31 @@ class _Planner:
         """All fills of ``child`` from level 0, and level 0's reads for them, within ``windows``."""
         spatial = self.nest.spatial_between(0, child)
         tiles = [axis_tile(axis, self.nest, child, spatial) for axis in axes]
-        bases = [explicit_tile(tile) for tile in tiles]
         changes: list[Transition | None] = [None, *transitions(self.nest, child)]
         fills = reads = 0
         for change in changes:
-            # Fills are summed over the children; multicast reads are the union of theirs.
-            if change is None:
-                news: list[tuple[Intervals, Intervals]] = [(base, ()) for base in bases]
-                unions: list[tuple[Intervals, Intervals]] = [
-                    (explicit_children(t, base), ()) for t, base in zip(tiles, bases, strict=True)
-                ]
-            else:
-                news, unions = [], []
-                for axis, tile, base in zip(axes, tiles, bases, strict=True):
-                    units = axis_units(axis)
-                    move = sum(units[dim] * change.dim_offsets.get(dim, 0) for dim, _c in axis)
-                    after = tuple((begin + move, end + move) for begin, end in base)
-                    news.append((after, intersect(after, base)))
-                    whole = explicit_children(tile, after)
-                    arriving = explicit_children(tile, difference(after, base))
-                    unions.append((whole, difference(whole, arriving)))
+            # Fills are summed over the children; multicast reads are the union of theirs. An axis
+            # without a window needs only sizes (closed forms), never explicit intervals.
+            news: list[tuple[Intervals | int, Intervals | int]] = []
+            unions: list[tuple[Intervals | int, Intervals | int]] = []
+            for axis, tile, window in zip(axes, tiles, windows, strict=True):
+                shift = axis_shift(axis, change.dim_offsets) if change else (0,) * len(axis)
+                if window is None:
+                    kept = overlap_after_shift(tile, shift) if change else 0
+                    union, good = union_and_good(tile, shift)
+                    news.append((tile_size(tile), kept))
+                    unions.append((union, good if change else 0))
+                    continue
+                base = explicit_tile(tile)
+                if change is None:
+                    news.append((base, ()))
+                    unions.append((explicit_children(tile, base), ()))
+                    continue
+                after = explicit_tile(tile, shift)
+                news.append((after, intersect(after, base)))
+                whole = explicit_children(tile, after)
+                arriving = explicit_children(tile, difference(after, base))
+                unions.append((whole, difference(whole, arriving)))
             places, offsets, alike = self._positions(axes, child, change, spatial)
             fills += alike * _product_difference(news, places, offsets, windows)
             moves, moved, temporal_alike = self._positions(axes, child, change, ())
@@ -445,17 +450,20 @@ class _Planner:
         point: Intervals = ((0, 1),)
         units = [axis_units(axis) for axis in axes]
         every = [p for p in self.nest.positions if not p.spatial]
-        deliveries = self._point_sum(units, [(point, ()) for _ in axes], (*every, *below), windows)
+        points: list[tuple[Intervals | int, Intervals | int]] = [(point, ()) for _ in axes]
+        deliveries = self._point_sum(units, points, (*every, *below), windows)
         if not self._multicasts(0, self.last):
             return deliveries, deliveries
         tiles = [axis_tile(axis, self.nest, self.last, below) for axis in axes]
-        sent: list[tuple[Intervals, Intervals]] = [(explicit_children(tile, point), ()) for tile in tiles]
+        sent: list[tuple[Intervals | int, Intervals | int]] = [
+            (explicit_children(tile, point), ()) for tile in tiles
+        ]
         return self._point_sum(units, sent, tuple(every), windows), deliveries
 
     def _point_sum(
         self,
         units: list[dict[str, int]],
-        sets: list[tuple[Intervals, Intervals]],
+        sets: list[tuple[Intervals | int, Intervals | int]],
         loops: tuple[Position, ...],
         windows: list[Window],
     ) -> int:
@@ -558,7 +566,7 @@ class _Planner:
 
 
 def _product_difference(
-    sets: list[tuple[Intervals, Intervals]],
+    sets: list[tuple[Intervals | int, Intervals | int]],
     progressions: list[list[Progression]],
     offsets: list[int],
     windows: list[Window],
@@ -566,12 +574,14 @@ def _product_difference(
     """``sum over offsets of (prod |X_a & W_a| - prod |Y_a & W_a|)`` for per-axis pairs ``(X_a, Y_a)``.
 
     The offsets of the axes are independent, so each product's sum is the
-    product of the axes' sums.
+    product of the axes' sums. An axis without a window may give sizes
+    instead of intervals.
     """
     first = second = 1
     for (whole, part), steps, offset, window in zip(sets, progressions, offsets, windows, strict=True):
-        first *= clipped_sum(whole, steps, offset, window)
-        second *= clipped_sum(part, steps, offset, window)
+        positions = math.prod(count for _step, count in steps)
+        first *= whole * positions if isinstance(whole, int) else clipped_sum(whole, steps, offset, window)
+        second *= part * positions if isinstance(part, int) else clipped_sum(part, steps, offset, window)
     return first - second
 
 
