@@ -35,9 +35,6 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LoopBounds
 from energysim.model.mapping import Mapping
 
-#: Dimensions that do not index outputs: instances differing only in these are reduction siblings.
-REDUCTION_DIMS: frozenset[str] = frozenset({"C", "R", "S"})
-
 Element = tuple[int, ...]
 Instance = tuple[int, ...]
 Counts = dict[tuple[str, str, str], int]
@@ -121,6 +118,18 @@ class BruteForce:
 
         self.counts: Counts = defaultdict(int)
         self.transfers: Transfers = defaultdict(int)
+        self.bounds = bounds
+
+    def in_memory(self, tensor: Tensor, element: Element) -> bool:
+        """False for an input element in the zero padding (or beyond the input): not in memory.
+
+        DESIGN.md: the level that holds the whole tensor never reads a padded
+        element, so level 0 neither sends nor reads one.
+        """
+        if tensor != "inputs" or self.bounds.input_size is None:
+            return True
+        (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
+        return pad_h <= element[3] < pad_h + rows and pad_w <= element[4] < pad_w + cols
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -184,6 +193,8 @@ class BruteForce:
                         continue  # same tile: nothing new
                     new = tile - held[instance]
                     held[instance] = tile
+                    if parent == 0:
+                        new = {element for element in new if self.in_memory(tensor, element)}
                     self.add(child, tensor, "fill", len(new))
                     self.add_transfers(parent, child, tensor, len(new))
                     new_by_parent[instance[: self.spatial_above[parent]]].append(new)
@@ -198,20 +209,29 @@ class BruteForce:
         for instance in self.instances(level):
             below = self.points_below(level, instance)
             for step_index in range(len(self.steps)):
-                if multicast:
-                    reads = len({self.element[tensor][(step_index, point)] for point in below})
-                else:
-                    reads = len(below)
+                operands = [self.element[tensor][(step_index, point)] for point in below]
+                if level == 0:
+                    operands = [element for element in operands if self.in_memory(tensor, element)]
+                reads = len(set(operands)) if multicast else len(operands)
                 self.add(level, tensor, "read", reads)
-                self.add_transfers(level, self.depth, tensor, len(below))
+                self.add_transfers(level, self.depth, tensor, len(operands))
 
     # -- outputs ------------------------------------------------------------------------------------
 
-    def designated(self, level: int, instance: Instance) -> bool:
-        """True for the reduction sibling whose C, R, S spatial indices above ``level`` are all 0."""
-        loops = self.spatial[: self.spatial_above[level]]
-        pairs = zip(loops, instance, strict=True)
-        return all(value == 0 for loop, value in pairs if loop.dim in REDUCTION_DIMS)
+    def designated_instances(self, level: int, parent: int) -> set[Instance]:
+        """One instance per group of reduction siblings of ``level`` under ``parent`` (DESIGN.md).
+
+        Siblings that reduce into one output under the same parent instance are the
+        instances with that parent instance whose output tiles are the same set (at
+        the first step, hence at every step: they differ only in what they reduce
+        over). Of each group, the first instance receives the running partial sum.
+        """
+        groups: dict[tuple[Instance, frozenset[Element]], list[Instance]] = defaultdict(list)
+        first_step = self.steps[0]
+        for instance in self.instances(level):
+            outputs = frozenset(self.tile(level, "outputs", first_step, instance))
+            groups[(instance[: self.spatial_above[parent]], outputs)].append(instance)
+        return {min(members) for members in groups.values()}
 
     def outputs(self) -> None:
         tensor: Tensor = "outputs"
@@ -252,6 +272,7 @@ class BruteForce:
         # (filled on arrival, or written since): an update to one of those reads it first.
         valued: dict[Instance, set[Element]] = {instance: set() for instance in held}
         below = {instance: self.points_below(level, instance) for instance in held}
+        designated = self.designated_instances(level, parent) if parent is not None else set()
         for step_index, step in enumerate(self.steps):
             departing: dict[Instance, set[Element]] = {}
             for instance in held:
@@ -261,7 +282,7 @@ class BruteForce:
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
-                    if parent is not None and self.designated(level, instance):
+                    if parent is not None and instance in designated:
                         filled = {e for e in arriving if first_step[e] < step_index}
                         self.add(level, tensor, "fill", len(filled))
                         self.add(parent, tensor, "read", len(filled))

@@ -31,14 +31,21 @@ def result(request: pytest.FixtureRequest) -> es.Result:
 
 
 def _input_data_space(layer: es.model.Layer) -> int:
-    """Distinct input elements the loop nest touches (halo included, skipped strides excluded)."""
+    """Distinct input elements the loop nest touches (halo included, skipped strides excluded).
+
+    Zero padding is not in memory (DESIGN.md): only rows (columns) in
+    ``[padding, padding + H)`` of the padded input count.
+    """
     bounds = layer.loop_bounds
     assert bounds is not None
     size = bounds.sizes
     (stride_h, stride_w), (dil_h, dil_w) = bounds.stride, bounds.dilation
-    rows = len({p * stride_h + r * dil_h for p in range(size["P"]) for r in range(size["R"])})
-    cols = len({q * stride_w + s * dil_w for q in range(size["Q"]) for s in range(size["S"])})
-    return size["N"] * size["G"] * size["C"] * rows * cols
+    (pad_h, pad_w), (height, width) = bounds.padding, bounds.input_size or (1 << 62, 1 << 62)
+    rows = {p * stride_h + r * dil_h for p in range(size["P"]) for r in range(size["R"])}
+    cols = {q * stride_w + s * dil_w for q in range(size["Q"]) for s in range(size["S"])}
+    rows = {h for h in rows if pad_h <= h < pad_h + height}
+    cols = {w for w in cols if pad_w <= w < pad_w + width}
+    return size["N"] * size["G"] * size["C"] * len(rows) * len(cols)
 
 
 def test_every_mac_is_done_once(result: es.Result) -> None:

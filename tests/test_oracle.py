@@ -99,7 +99,19 @@ def layers(draw: st.DrawFn) -> LoopBounds:
         sizes[dim] = draw(st.integers(1, max(1, min(MAX_BOUND[dim], room))))
     stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     dilation = draw(st.sampled_from([(1, 1), (1, 1), (2, 1), (1, 2), (2, 2)]))
-    return LoopBounds(sizes=sizes, stride=stride, dilation=dilation)
+    if not draw(st.booleans()):
+        return LoopBounds(sizes=sizes, stride=stride, dilation=dilation)
+    # A convolution's input: zero padding of 0 to 2 rows (columns) each side, and the rows
+    # a stride leaves unused at the end (the padded input is (P-1) s + (R-1) d + 1 + unused).
+    padding, size = [], []
+    for outputs, window, step, spread in zip("PQ", "RS", stride, dilation, strict=True):
+        reach = (
+            (sizes[outputs] - 1) * step + (sizes[window] - 1) * spread + 1 + draw(st.integers(0, step - 1))
+        )
+        pad = min(draw(st.integers(0, 2)), (reach - 1) // 2)
+        padding.append(pad)
+        size.append(reach - 2 * pad)
+    return LoopBounds(sizes, stride, dilation, (padding[0], padding[1]), (size[0], size[1]))
 
 
 @st.composite

@@ -29,8 +29,9 @@ Outputs (partial sums), at a level ``i`` keeping them:
 * When the tile changes, elements leaving it are **drained** to the parent,
   where they count as **updates**; elements entering it are **filled** (read
   from the parent) only if some MAC touched them at an earlier step, and only
-  into one of the *reduction siblings* (instances that differ only in spatial
-  indices of dimensions that do not index outputs: C, R, S), the one whose such
+  into one of the *reduction siblings* (instances under the same parent
+  instance that differ only in spatial indices, between the parent and the
+  level, of dimensions that do not index outputs: C, R, S), the one whose such
   indices are all zero. The others start from zero. At the end every tile
   drains. Drains of reduction siblings are summed on the way up, so a parent
   counts one update per distinct element (the drained value is the running sum:
@@ -42,6 +43,13 @@ Outputs (partial sums), at a level ``i`` keeping them:
   updates - first writes. At any level, output reads also serve the fills of
   the level below. (The read of a drained value at the sender is not counted,
   as in DESIGN.md's example.)
+
+Zero padding does not exist in memory: the outermost level (level 0, which
+holds the whole tensor) never sends or reads an input element outside
+``[padding, padding + H) x [padding, padding + W)``, so its reads, the fills
+of the level below it and their transfers (or the MAC operands it serves
+directly) count only elements that exist. Levels inside the chip move the
+zeros of a padded tile like any other element.
 
 Network transfers: every element delivered to one receiving instance (fills,
 MAC operands) or sent up by one instance (drains, MAC results), counted once
@@ -67,17 +75,28 @@ from energysim.analysis.tiles import (
     RELEVANT_DIMS,
     Axis,
     AxisTile,
+    Intervals,
     Nest,
     Position,
+    Progression,
     Transition,
+    Window,
     axis_shift,
     axis_tile,
+    axis_units,
+    clipped_sum,
+    difference,
     distinct_offsets,
+    explicit_children,
+    explicit_tile,
+    intersect,
     overlap_after_shift,
     tensor_axes,
+    tensor_windows,
     tile_size,
     transitions,
     union_and_good,
+    window_in_units,
 )
 from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
@@ -295,6 +314,169 @@ class _Planner:
                         multicast,
                     )
         self._operand_reads(chain[-1], tensor, axes)
+        windows = tensor_windows(tensor, self.bounds)
+        padded = any(self._clips(axis, window) for axis, window in zip(axes, windows, strict=True))
+        if chain[0] == 0 and padded:
+            self._unpad_outermost(tensor, axes, windows, chain)
+
+    # -- zero padding at the outermost level --------------------------------------------------------
+
+    def _clips(self, axis: Axis, window: Window) -> bool:
+        """True if the nest reaches coordinates of ``axis`` outside ``window`` (padding)."""
+        if window is None:
+            return False
+        reach = sum(coefficient * (self.nest.extent(0, dim) - 1) for dim, coefficient in axis)
+        return window[0] > 0 or reach >= window[1]
+
+    def _positions(
+        self, axes: tuple[Axis, ...], level: int, change: Transition | None, spatial: tuple[Position, ...]
+    ) -> tuple[list[list[Progression]], list[int], int]:
+        """Where ``level``'s tile sits, per axis, at the occurrences of one tile change.
+
+        At the occurrences of ``change`` (None: the first tiles) the loops outside
+        the stepping one are free, it is below its last index and the loops inside
+        it at their last index (the tile before the step); every ``spatial`` loop
+        is free. Per axis: the offsets as progressions and a constant, in unit
+        coordinates; and how many occurrences share each offset (the loops of
+        dimensions that no axis has).
+        """
+        units = [axis_units(axis) for axis in axes]
+        progressions: list[list[Progression]] = [[] for _ in axes]
+        constants = [0] * len(axes)
+        alike = 1
+        loops: list[tuple[Position, int, int]] = [(p, p.factor, 0) for p in spatial]
+        if change is not None:
+            for position in self.nest.temporal_above(level):
+                if position.index < change.position.index:
+                    loops.append((position, position.factor, 0))
+                elif position.index == change.position.index:
+                    loops.append((position, position.factor - 1, 0))
+                else:
+                    loops.append((position, 1, position.factor - 1))
+        for position, count, fixed in loops:
+            owners = [a for a, unit in enumerate(units) if position.dim in unit]
+            if not owners:
+                alike *= count
+            for a in owners:
+                step = units[a][position.dim] * position.stride
+                progressions[a].append((step, count))
+                constants[a] += step * fixed
+        return progressions, constants, alike
+
+    def _unpad_outermost(
+        self, tensor: Tensor, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]
+    ) -> None:
+        """The outermost level never reads a padded element (DESIGN.md): take them out.
+
+        The per-step buckets count whole tiles, padding included (every occurrence
+        of a step is alike only then); the first-tile bucket gets the difference
+        between the elements that exist, summed over every occurrence in closed
+        form (:func:`clipped_sum`), and what the buckets count: fills from the outermost
+        level, its reads (multicast or not) and their transfers, or its MAC
+        operand reads when no inner level keeps the tensor. The engine's timing
+        still moves the whole tiles (its flows are the buckets').
+        """
+        clipped: list[Window] = [
+            None if window is None else window_in_units(axis, window)
+            for axis, window in zip(axes, windows, strict=True)
+        ]
+        unclipped: list[Window] = [None] * len(axes)
+        start = self.plan.start
+        if len(chain) == 1:
+            (reads, deliveries), (all_reads, all_deliveries) = (
+                self._operand_totals(axes, window) for window in (clipped, unclipped)
+            )
+            self._add(start, 0, tensor, "read", reads - all_reads)
+            self._transfers(start, 0, self.last, tensor, deliveries - all_deliveries)
+            return
+        child = chain[1]
+        fills, reads = self._fill_totals(axes, child, clipped, self._multicasts(0, child))
+        all_fills, all_reads = (
+            self._bucket_total((self.names[level], tensor, action))
+            for level, action in ((child, "fill"), (0, "read"))
+        )
+        self._add(start, child, tensor, "fill", fills - all_fills)
+        self._add(start, 0, tensor, "read", reads - all_reads)
+        self._transfers(start, 0, child, tensor, fills - all_fills)
+
+    def _bucket_total(self, key: tuple[str, Tensor, Action]) -> int:
+        """What the first-tile and step buckets count for ``key`` over the layer."""
+        steps = sum(
+            bucket.counts.get(key, 0) * self.plan.step_counts[step]
+            for step, bucket in self.plan.steps.items()
+        )
+        return self.plan.start.counts.get(key, 0) + steps
+
+    def _fill_totals(
+        self, axes: tuple[Axis, ...], child: int, windows: list[Window], multicast: bool
+    ) -> tuple[int, int]:
+        """All fills of ``child`` from level 0, and level 0's reads for them, within ``windows``."""
+        spatial = self.nest.spatial_between(0, child)
+        tiles = [axis_tile(axis, self.nest, child, spatial) for axis in axes]
+        changes: list[Transition | None] = [None, *transitions(self.nest, child)]
+        fills = reads = 0
+        for change in changes:
+            # Fills are summed over the children; multicast reads are the union of theirs. An axis
+            # without a window needs only sizes (closed forms), never explicit intervals.
+            news: list[tuple[Intervals | int, Intervals | int]] = []
+            unions: list[tuple[Intervals | int, Intervals | int]] = []
+            for axis, tile, window in zip(axes, tiles, windows, strict=True):
+                shift = axis_shift(axis, change.dim_offsets) if change else (0,) * len(axis)
+                if window is None:
+                    kept = overlap_after_shift(tile, shift) if change else 0
+                    union, good = union_and_good(tile, shift)
+                    news.append((tile_size(tile), kept))
+                    unions.append((union, good if change else 0))
+                    continue
+                base = explicit_tile(tile)
+                if change is None:
+                    news.append((base, ()))
+                    unions.append((explicit_children(tile, base), ()))
+                    continue
+                after = explicit_tile(tile, shift)
+                news.append((after, intersect(after, base)))
+                whole = explicit_children(tile, after)
+                arriving = explicit_children(tile, difference(after, base))
+                unions.append((whole, difference(whole, arriving)))
+            places, offsets, alike = self._positions(axes, child, change, spatial)
+            fills += alike * _product_difference(news, places, offsets, windows)
+            moves, moved, temporal_alike = self._positions(axes, child, change, ())
+            reads += temporal_alike * _product_difference(unions, moves, moved, windows)
+        return fills, reads if multicast else fills
+
+    def _operand_totals(self, axes: tuple[Axis, ...], windows: list[Window]) -> tuple[int, int]:
+        """MAC operand reads from level 0 over the layer, and their deliveries, within ``windows``."""
+        below = self.nest.spatial_between(0, self.last)
+        point: Intervals = ((0, 1),)
+        units = [axis_units(axis) for axis in axes]
+        every = [p for p in self.nest.positions if not p.spatial]
+        points: list[tuple[Intervals | int, Intervals | int]] = [(point, ()) for _ in axes]
+        deliveries = self._point_sum(units, points, (*every, *below), windows)
+        if not self._multicasts(0, self.last):
+            return deliveries, deliveries
+        tiles = [axis_tile(axis, self.nest, self.last, below) for axis in axes]
+        sent: list[tuple[Intervals | int, Intervals | int]] = [
+            (explicit_children(tile, point), ()) for tile in tiles
+        ]
+        return self._point_sum(units, sent, tuple(every), windows), deliveries
+
+    def _point_sum(
+        self,
+        units: list[dict[str, int]],
+        sets: list[tuple[Intervals | int, Intervals | int]],
+        loops: tuple[Position, ...],
+        windows: list[Window],
+    ) -> int:
+        """``sets`` placed at every index of ``loops``, counted within ``windows``."""
+        progressions: list[list[Progression]] = [[] for _ in units]
+        alike = 1
+        for position in loops:
+            owners = [a for a, unit in enumerate(units) if position.dim in unit]
+            if not owners:
+                alike *= position.factor
+            for a in owners:
+                progressions[a].append((units[a][position.dim] * position.stride, position.factor))
+        return alike * _product_difference(sets, progressions, [0] * len(units), windows)
 
     def _fill(
         self,
@@ -340,12 +522,15 @@ class _Planner:
             parent = chain[position - 1] if position else None
             tiles, size = self._tiles(axes, level)
             instances = self.nest.instances_used(level)
-            designated = instances // self._irrelevant_product(self.nest.spatial_between(0, level))
+            # Reduction siblings share one parent instance: only the fan-out between the parent and
+            # this level makes siblings (siblings under different parent instances each have their
+            # own parent copy, so each has a designated one that receives the running sum).
             reduce = (
                 self._irrelevant_product(self.nest.spatial_between(parent, level))
                 if parent is not None
                 else 1
             )
+            designated = instances // reduce
             if level == innermost:
                 self._add(self.plan.start, level, "outputs", "read", -instances * size)
             if parent is not None:
@@ -378,6 +563,26 @@ class _Planner:
         self._add(bucket, parent, "outputs", "update", drained // reduce)
         self._transfers(bucket, parent, child, "outputs", drained)
         self._flow(bucket, parent, child, "outputs", "drain", drained // reduce)
+
+
+def _product_difference(
+    sets: list[tuple[Intervals | int, Intervals | int]],
+    progressions: list[list[Progression]],
+    offsets: list[int],
+    windows: list[Window],
+) -> int:
+    """``sum over offsets of (prod |X_a & W_a| - prod |Y_a & W_a|)`` for per-axis pairs ``(X_a, Y_a)``.
+
+    The offsets of the axes are independent, so each product's sum is the
+    product of the axes' sums. An axis without a window may give sizes
+    instead of intervals.
+    """
+    first = second = 1
+    for (whole, part), steps, offset, window in zip(sets, progressions, offsets, windows, strict=True):
+        positions = math.prod(count for _step, count in steps)
+        first *= whole * positions if isinstance(whole, int) else clipped_sum(whole, steps, offset, window)
+        second *= part * positions if isinstance(part, int) else clipped_sum(part, steps, offset, window)
+    return first - second
 
 
 def plan_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> AccessPlan:

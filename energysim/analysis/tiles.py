@@ -432,3 +432,116 @@ def _difference(first: Intervals, second: Intervals) -> Intervals:
         if cursor < end:
             result.append((cursor, end))
     return tuple(result)
+
+
+# --- the part of a tensor that exists in memory (zero padding does not) ---------------------------
+
+#: The coordinates of one axis that exist in memory, ``[low, high)``; None: every coordinate.
+Window = tuple[int, int] | None
+
+
+def tensor_windows(tensor: Tensor, bounds: LoopBounds) -> tuple[Window, ...]:
+    """Per axis of ``tensor``, the coordinates that exist in memory (DESIGN: padding does not).
+
+    Input rows exist at ``[padding, padding + rows)`` of the nest's row coordinate
+    ``p * stride + r * dilation``; everything else of the nest is zero padding, as
+    are rows beyond the input that an imperfect factor adds. Weights and outputs,
+    and layers without an ``input_size``, are not clipped.
+    """
+    if tensor != "inputs" or bounds.input_size is None:
+        return (None,) * len(tensor_axes(tensor, bounds))
+    (pad_h, pad_w), (rows, cols) = bounds.padding, bounds.input_size
+    return (None, None, None, (pad_h, pad_h + rows), (pad_w, pad_w + cols))
+
+
+def axis_units(axis: Axis) -> dict[str, int]:
+    """Each dimension's coefficient in the axis's unit coordinates (divided by their gcd)."""
+    unit = math.gcd(*(coefficient for _dim, coefficient in axis))
+    return {dim: coefficient // unit for dim, coefficient in axis}
+
+
+def window_in_units(axis: Axis, window: tuple[int, int]) -> tuple[int, int]:
+    """``window`` in the axis's unit coordinates (the coordinates that are multiples of the gcd)."""
+    unit = math.gcd(*(coefficient for _dim, coefficient in axis))
+    low, high = window
+    return -(-low // unit), -(-high // unit)
+
+
+def explicit_tile(tile: AxisTile, shift: tuple[int, ...] = ()) -> Intervals:
+    """``B + o`` as sorted intervals in unit coordinates (``o`` from ``shift``; none: ``B``)."""
+    base = _explicit_base(tile)
+    return _shifted(base, _coordinate(tile, shift)) if shift else base
+
+
+def explicit_children(tile: AxisTile, intervals: Intervals) -> Intervals:
+    """``intervals`` placed at every child of ``tile`` (their union), in unit coordinates."""
+    return _sum_with(intervals, _child_progressions(tile))
+
+
+def intersect(first: Intervals, second: Intervals) -> Intervals:
+    """``first & second``, both sorted and disjoint."""
+    return _intersection(first, second)
+
+
+def difference(first: Intervals, second: Intervals) -> Intervals:
+    """``first - second``, both sorted and disjoint."""
+    return _difference(first, second)
+
+
+def measure(intervals: Intervals) -> int:
+    """Coordinates in ``intervals``."""
+    return _measure(intervals)
+
+
+def clipped_sum(intervals: Intervals, progressions: list[Progression], offset: int, window: Window) -> int:
+    """``sum over o of |(intervals + o) & window|``, ``o`` running over ``offset`` + the progressions.
+
+    The offsets are the multiset sum of the progressions (one digit per loop).
+    Blocks of offsets wholly inside or outside the window count in closed form;
+    only blocks straddling one of its two edges are split, largest step first,
+    so the cost follows the loops and how many blocks meet an edge, not the
+    number of offsets.
+    """
+    positions = math.prod(count for _step, count in progressions)
+    if not intervals:
+        return 0
+    if window is None:
+        return positions * _measure(intervals)
+    low, high = window
+    size, first, last = _measure(intervals), intervals[0][0], intervals[-1][1]
+    ordered = sorted(((step, count) for step, count in progressions if count > 1), reverse=True)
+    spans, counts = [0], [1]
+    for step, count in reversed(ordered):
+        spans.insert(0, spans[0] + (count - 1) * step)
+        counts.insert(0, counts[0] * count)
+    total, pending, budget = 0, [(offset, 0)], MAX_TILE_INTERVALS
+    while pending:
+        base, index = pending.pop()
+        if base + first >= low and base + spans[index] + last <= high:
+            total += counts[index] * size
+        elif base + first < high and base + spans[index] + last > low:
+            if index == len(ordered):
+                total += _measure(_intersection(_shifted(intervals, base), ((low, high),)))
+                continue
+            step, count = ordered[index]
+            rest = spans[index + 1]
+            # Blocks j wholly inside, and the range of j not wholly outside.
+            inside_from = max(0, -(-(low - base - first) // step))
+            inside_to = min(count - 1, (high - base - rest - last) // step)
+            meeting_from = max(0, (low - base - rest - last) // step + 1)
+            meeting_to = min(count, -(-(high - base - first) // step))
+            if inside_from <= inside_to:
+                total += (inside_to - inside_from + 1) * counts[index + 1] * size
+                edges = [range(meeting_from, inside_from), range(inside_to + 1, meeting_to)]
+            else:
+                edges = [range(meeting_from, meeting_to)]
+            for edge in edges:
+                budget -= len(edge)
+                if budget < 0:
+                    raise EnergySimError(
+                        "too large: zero padding cuts a tile's input rows or columns into more than "
+                        f"{MAX_TILE_INTERVALS} pieces (limits.MAX_TILE_INTERVALS); "
+                        "use a smaller layer or tile"
+                    )
+                pending += [(base + j * step, index + 1) for j in edge]
+    return total

@@ -71,12 +71,18 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
 class LoopBounds:
     """The bounds of a layer's canonical loop nest, with stride and dilation.
 
-    ``sizes`` maps each of :data:`DIMENSIONS` to its bound.
+    ``sizes`` maps each of :data:`DIMENSIONS` to its bound. A convolution also
+    gives its zero ``padding`` and ``input_size`` (rows, columns): the input
+    rows that exist in memory are ``[padding, padding + rows)`` of the nest's
+    ``p * stride + r * dilation`` (columns alike); without ``input_size``
+    every row of the nest exists.
     """
 
     sizes: dict[str, int]
     stride: tuple[int, int] = (1, 1)
     dilation: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    input_size: tuple[int, int] | None = None
 
     @property
     def macs(self) -> int:
@@ -298,7 +304,9 @@ class ConvLayer(WindowedLayer, LoopNestLayer):
             "G": self.groups, "N": self.N, "M": self.M // self.groups, "C": self.C // self.groups,
             "P": rows, "Q": cols, "R": self.R, "S": self.S,
         }  # fmt: skip
-        return LoopBounds(sizes, _pair(self.stride), _pair(self.dilation))
+        return LoopBounds(
+            sizes, _pair(self.stride), _pair(self.dilation), _pair(self.padding), (self.H, self.W)
+        )
 
     @property
     def input_rows_cols(self) -> tuple[int, int]:
