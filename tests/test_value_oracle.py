@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from value_oracle import Counts, Problem, random_operands, reference_outputs, run
 
@@ -106,8 +107,8 @@ def _prime_factors(number: int) -> list[int]:
 
 
 @st.composite
-def layers(draw: st.DrawFn) -> Any:
-    """A small conv (stride, dilation, padding, groups), fc or matmul."""
+def layers(draw: st.DrawFn, padding: bool = True) -> Any:
+    """A small conv (stride, dilation, padding if ``padding``, groups), fc or matmul."""
     kind = draw(st.sampled_from(["conv", "conv", "conv", "fc", "matmul"]))
     small = st.integers(1, 3)
     if kind == "fc":
@@ -125,29 +126,32 @@ def layers(draw: st.DrawFn) -> Any:
     groups = draw(st.sampled_from([1, 1, 2]))
     R, S = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     dilation, stride = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    padding = draw(st.integers(0, 1))
-    H = draw(st.integers(max(1, dilation * (R - 1) + 1 - 2 * padding), 5))
-    W = draw(st.integers(max(1, dilation * (S - 1) + 1 - 2 * padding), 5))
+    pad = draw(st.integers(0, 1)) if padding else 0
+    H = draw(st.integers(max(1, dilation * (R - 1) + 1 - 2 * pad), 5))
+    W = draw(st.integers(max(1, dilation * (S - 1) + 1 - 2 * pad), 5))
     spec = {
         "type": "conv", "N": draw(st.integers(1, 2)), "C": groups * draw(st.integers(1, 2)),
         "M": groups * draw(st.integers(1, 2)), "H": H, "W": W, "R": R, "S": S,
-        "stride": stride, "dilation": dilation, "padding": padding, "groups": groups,
+        "stride": stride, "dilation": dilation, "padding": pad, "groups": groups,
     }  # fmt: skip
     return layer_of(spec)
 
 
 @st.composite
-def mapped_cases(draw: st.DrawFn, max_macs: int = 600) -> tuple[Any, es.Hierarchy, Mapping]:
+def mapped_cases(
+    draw: st.DrawFn, padding: bool = True, max_macs: int = 600
+) -> tuple[Any, es.Hierarchy, Mapping]:
     """A layer, a hierarchy of 2 to 4 levels that fits it, and a random mapping onto it.
 
     Each dimension's (sometimes padded: imperfect factors) bound is split prime factor by
     prime factor over the levels' temporal and spatial loops; inner levels keep a random
-    subset of the tensors (bypass); each network multicasts or not.
+    subset of the tensors (bypass); each network multicasts or not. Without ``padding``
+    neither the layer nor the factors pad.
     """
-    layer = draw(layers())
+    layer = draw(layers(padding))
     sizes = layer.bounds.sizes
     depth = draw(st.integers(2, 4))
-    padded = {d: sizes[d] + (1 if sizes[d] > 1 and draw(st.integers(0, 5)) == 0 else 0) for d in DIMENSIONS}
+    padded = {d: sizes[d] + (1 if padding and draw(st.integers(0, 5)) == 0 else 0) for d in DIMENSIONS}
     if math.prod(padded.values()) > max_macs:
         padded = dict(sizes)
     slots: list[list[tuple[str, int]]] = [[] for _ in range(2 * depth)]  # temporal, spatial per level
@@ -342,3 +346,105 @@ def test_strided_dilated_window_fills_only_the_touched_rows() -> None:
     counts = execute(layer, two_level(), mapping)
     assert counts[("GLB", "inputs", "fill")] == 2 + 1  # columns {0, 2}, then {2, 4} keeps 2
     assert differences(counts, storage_counts(es.analyze(layer, two_level(), mapping=mapping))) == {}
+
+
+# --- issue 10's bugs: the planted copy fails on values; analyze() must agree once they are fixed --------
+
+
+def cross_parent_reduction() -> tuple[Any, es.Hierarchy, Mapping]:
+    """Issue 10's reproducer: DRAM (spatial C2) -> 2 GLB (temporal C2 M2) -> 2 RF, fc C=4 M=2."""
+    layer = layer_of({"type": "fc", "C": 4, "M": 2})
+    mapping = Mapping(
+        (
+            LevelMapping("DRAM", (), (Loop("C", 2),)),
+            LevelMapping("GLB", (Loop("C", 2), Loop("M", 2))),
+            LevelMapping("RF"),
+        )
+    )
+    return layer, machine([1, 2, 2], 2), mapping
+
+
+def test_designated_sibling_per_parent_computes_the_layer() -> None:
+    """Each GLB is its RF's only parent: the RF takes the GLB's running sum on the second C step.
+
+    RF output fills 2 per GLB = 4, GLB output reads 4; the outputs equal numpy's.
+    """
+    counts = execute(*cross_parent_reduction())
+    assert counts[("RF", "outputs", "fill")] == 4
+    assert counts[("GLB", "outputs", "read")] == 4
+
+
+def test_planted_designated_sibling_bug_computes_wrong_outputs() -> None:
+    """The bug planted in a copy of the rule (designated over every spatial loop above) is caught.
+
+    The second GLB's RF never takes its GLB's running sum, so its drains overwrite it:
+    the oracle's outputs then differ from numpy's, on the issue's reproducer and on
+    other seeds alike.
+    """
+    layer, hierarchy, mapping = cross_parent_reduction()
+    problem = Problem.of(layer)
+    for seed in range(5):
+        weights, inputs = random_operands(problem, seed)
+        expected = reference_outputs(problem, weights, inputs)
+        right, _ = run(problem, hierarchy, mapping, weights, inputs)
+        wrong, counts = run(problem, hierarchy, mapping, weights, inputs, planted_bug=True)
+        np.testing.assert_array_equal(right, expected)
+        assert not np.array_equal(wrong, expected)
+        assert counts[("RF", "outputs", "fill")] == 2  # the buggy count of issue 10
+
+
+def test_analyze_bug_reproducer_designated_sibling_over_parent_loops_only() -> None:
+    """analyze() must count issue 10's reproducer as the oracle does (fails until bug 1 is fixed)."""
+    layer, hierarchy, mapping = cross_parent_reduction()
+    counts = execute(layer, hierarchy, mapping)
+    assert differences(counts, storage_counts(es.analyze(layer, hierarchy, mapping=mapping))) == {}
+
+
+def test_analyze_bug_reproducer_zero_padding_not_read_from_dram() -> None:
+    """Issue 10: conv C=M=1, 4 x 4, 3 x 3, padding 1 on eyeriss (rs): DRAM reads the 16 inputs once.
+
+    Fails until bug 2 is fixed (today analyze() counts 36 DRAM input reads).
+    """
+    layer = layer_of({"type": "conv", "C": 1, "M": 1, "H": 4, "W": 4, "R": 3, "S": 3, "padding": 1})
+    hierarchy = es.load_hierarchy("eyeriss")
+    mapping = es.analyze(layer, hierarchy, dataflow="rs").mapping["x"]
+    counts = execute(layer, hierarchy, mapping)
+    assert counts[("DRAM", "inputs", "read")] == 16
+    assert differences(counts, storage_counts(es.analyze(layer, hierarchy, mapping=mapping))) == {}
+
+
+def test_analyze_bug_reproducer_imperfect_factor_padding_not_read_from_dram() -> None:
+    """fc C=3 mapped as C4: the padded 4th input and weight do not exist in memory.
+
+    DESIGN: the outermost level never reads a padded element; the GLB moves the zeros
+    (4 fills each), DRAM reads 3 of each. Fails until bug 2's fix covers imperfect
+    factors too (today analyze() counts 4 DRAM reads).
+    """
+    layer = layer_of({"type": "fc", "C": 3, "M": 1})
+    mapping = Mapping((LevelMapping("DRAM"), LevelMapping("GLB", (Loop("C", 4),))))
+    counts = execute(layer, two_level(), mapping)
+    assert counts[("GLB", "inputs", "fill")] == counts[("GLB", "weights", "fill")] == 4
+    assert counts[("DRAM", "inputs", "read")] == counts[("DRAM", "weights", "read")] == 3
+    assert differences(counts, storage_counts(es.analyze(layer, two_level(), mapping=mapping))) == {}
+
+
+# --- random small layers and mappings -----------------------------------------------------------------
+
+RANDOM_CASES = settings(max_examples=320, deadline=2000, derandomize=True)
+
+
+@RANDOM_CASES
+@given(mapped_cases(), st.integers(0, 2**16))
+def test_random_schedules_compute_numpys_outputs(case: tuple[Any, es.Hierarchy, Mapping], seed: int) -> None:
+    """Every random mapping, run on real numbers, computes the layer (any padding, reduction, bypass)."""
+    execute(*case, seed=seed)
+
+
+@settings(max_examples=300, deadline=2000, derandomize=True)
+@given(mapped_cases(padding=False))
+def test_random_counts_agree_with_analyze(case: tuple[Any, es.Hierarchy, Mapping]) -> None:
+    """Outside issue 10's two bugs (and multicast across a bypass), analyze() counts what the oracle did."""
+    layer, hierarchy, mapping = case
+    assume(agrees_today(layer, hierarchy, mapping))
+    counts = execute(layer, hierarchy, mapping)
+    assert differences(counts, storage_counts(es.analyze(layer, hierarchy, mapping=mapping))) == {}
