@@ -13,13 +13,15 @@ with every level instance holding real values keyed by tensor coordinates:
   indices of the temporal loops above it. When those change, the elements that leave
   are dropped (weights, inputs) or drained up (outputs), and the elements that arrive
   are filled from the nearest ancestor instance that keeps the tensor.
-* A fill reads its source once per receiver, or once per distinct element when the
-  network on the way multicasts. The outermost level holds the whole tensors; zero
-  padding (convolution padding, imperfect factors) does not exist there, so it never
-  reads a padded element, while inner levels move those zeros.
-* MACs read weights and inputs from the innermost level that keeps them, and update
-  outputs there: products landing on one output element of one instance are merged by
-  an adder tree and written once; a write onto a real partial sum reads it first.
+* A fill reads its source once per distinct element and copy: a fan-out whose network
+  multicasts sends one copy to all its instances, one that does not sends each its own
+  (:meth:`Run.copies`). The outermost level holds the whole tensors; padding
+  (convolution padding, imperfect factors) does not exist there, so it never reads a
+  padded element nor keeps a padded output, while inner levels move those zeros.
+* MACs (padded slots too: issued, gated) read weights and inputs from the innermost
+  level that keeps them, and update outputs there: products landing on one output
+  element of one instance are merged by an adder tree and written once; a write onto a
+  real partial sum reads it first (reads = updates - first writes).
 * Output tiles: of the siblings that reduce into one element under the same parent
   instance (differing only in the C, R, S indices of the spatial loops between the
   parent and the level), one designated sibling is filled with the parent's running
