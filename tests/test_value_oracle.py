@@ -31,9 +31,15 @@ def layer_of(spec: dict[str, Any]) -> Any:
 
 
 def machine(
-    instances: list[int], pes: int, multicast: list[bool] | None = None, keeps: list[list[str]] | None = None
+    instances: list[int],
+    pes: int,
+    multicast: list[bool | None] | None = None,
+    keeps: list[list[str]] | None = None,
 ) -> es.Hierarchy:
-    """A hierarchy of ``len(instances)`` levels, unbounded enough for any small tile."""
+    """A hierarchy of ``len(instances)`` levels, unbounded enough for any small tile.
+
+    ``multicast[i]`` is level i's network's flag; None: the level has no network.
+    """
     levels = []
     for index, count in enumerate(instances):
         level: dict[str, Any] = {
@@ -43,11 +49,10 @@ def machine(
             "read_energy_pj": 1.0,
             "write_energy_pj": 1.0,
             "bandwidth_bytes_per_cycle": 8,
-            "network": {
-                "multicast": True if multicast is None else multicast[index],
-                "transfer_energy_pj": 0.1,
-            },
         }
+        flag = True if multicast is None else multicast[index]
+        if flag is not None:
+            level["network"] = {"multicast": flag, "transfer_energy_pj": 0.1}
         if index:
             level["size_bytes"] = 1 << 20
         if keeps is not None:
@@ -145,7 +150,7 @@ def mapped_cases(
 
     Each dimension's (sometimes padded: imperfect factors) bound is split prime factor by
     prime factor over the levels' temporal and spatial loops; inner levels keep a random
-    subset of the tensors (bypass); each network multicasts or not. Without ``padding``
+    subset of the tensors (bypass); each level's network multicasts or not, or is absent. Without ``padding``
     neither the layer nor the factors pad.
     """
     layer = draw(layers(padding))
@@ -170,7 +175,7 @@ def mapped_cases(
             keeps = ["outputs"]
         levels.append(LevelMapping(LEVEL_NAMES[index], tuple(temporal), tuple(spatial), tuple(keeps)))
         instances.append(instances[-1] * math.prod(loop.factor for loop in spatial))
-    multicast = [draw(st.booleans()) for _ in range(depth)]
+    multicast = [draw(st.sampled_from([True, False, None])) for _ in range(depth)]
     keeps_per_level = [list(level.keeps) for level in levels]
     hierarchy = machine(instances[:depth], instances[depth], multicast, keeps_per_level)
     return layer, hierarchy, Mapping(tuple(levels))
@@ -208,7 +213,7 @@ def mixes_multicast_on_one_path(hierarchy: es.Hierarchy, mapping: Mapping) -> bo
     fan-outs need, analyze() one per receiver (see the report of issue 10, section 2).
     """
     levels = mapping.levels
-    flags = [level.network.multicast if level.network else True for level in hierarchy.levels]
+    flags = [level.network is not None and level.network.multicast for level in hierarchy.levels]
     for tensor in ("weights", "inputs", "outputs"):
         keepers = [i for i, level in enumerate(levels) if i == 0 or level.keeps_tensor(tensor)]
         for source, receiver in zip(keepers, [*keepers[1:], len(levels)], strict=True):

@@ -14,8 +14,8 @@ with every level instance holding real values keyed by tensor coordinates:
   are dropped (weights, inputs) or drained up (outputs), and the elements that arrive
   are filled from the nearest ancestor instance that keeps the tensor.
 * A fill reads its source once per distinct element and copy: a fan-out whose network
-  multicasts sends one copy to all its instances, one that does not sends each its own
-  (:meth:`Run.copies`). The outermost level holds the whole tensors; padding
+  multicasts sends one copy to all its instances, one that does not (or has no network)
+  sends each its own (:meth:`Run.copies`). The outermost level holds the whole tensors; padding
   (convolution padding, imperfect factors) does not exist there, so it never reads a
   padded element nor keeps a padded output, while inner levels move those zeros.
 * MACs (padded slots too: issued, gated) read weights and inputs from the innermost
@@ -216,14 +216,15 @@ class Run:
         """Which copy a receiver needs: its spatial indices at the fan-outs that do not multicast.
 
         A network that multicasts sends one copy to all the instances it fans out to; one
-        that does not sends each its own. Receivers of one element that agree on every
-        non-multicasting fan-out between the source and them share one read at the source.
+        that does not, or a level without a network (point-to-point links), sends each its
+        own. Receivers of one element that agree on every non-multicasting fan-out between
+        the source and them share one read at the source.
         """
         by_name = {lv.name: lv for lv in self.hierarchy.levels}
         parts: list[int] = []
         for index in range(source, level):
             network = by_name[self.names[index]].network
-            if network is not None and not network.multicast:
+            if network is None or not network.multicast:
                 parts += receiver[index]
         return tuple(parts)
 
