@@ -2,7 +2,9 @@
 
 The oracle executes a mapped schedule on small integers; its outputs must equal
 numpy's direct convolution / matmul on every case, and its access counts must equal
-``es.analyze(...)``'s for the same mapping.
+``es.analyze(...)``'s for the same mapping. The random count comparison leaves out the
+structures of issue 10's two bugs; the ``test_analyze_bug_reproducer_*`` tests compare
+those on the smallest cases the oracle found, and pass once the fixes are in.
 """
 
 from __future__ import annotations
