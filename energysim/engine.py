@@ -48,94 +48,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
 from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
-from energysim.analysis.tiles import RELEVANT_DIMS
-from energysim.errors import EnergySimError
-from energysim.model.hierarchy import Hierarchy, Level
+from energysim.folds import fold_keys
+from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.stream import MAX_SIMULATED_STEPS, Step, steps
+from energysim.timing import (
+    TIMED_WITHIN_BURSTS,
+    WRITES,
+    CountingEnvironment,
+    LayerTiming,
+    PortStats,
+    inner_bytes,
+    inner_cycles,
+    port_count,
+    register_limit,
+    transfer_cycles,
+)
 
 #: Most ports one transfer may hold at once (one per group of receivers).
 MAX_PORTS_PER_TRANSFER = 4
-#: How a level's busy cycles were found: simulated port use, or its bytes over its bandwidth.
-TIMED_BY_TRANSFERS = "transfers"
-TIMED_WITHIN_BURSTS = "within bursts"
-#: Flow kinds that write into their upper level (the others read from it).
-WRITES = ("drain", "result")
-#: Longest one transfer may take (cycles): past it the total would no longer count whole cycles.
-MAX_TRANSFER_CYCLES = float(1 << 53)
 _END = -1
 
 Process = Generator[simpy.Event, Any, None]
-
-
-@dataclass
-class PortStats:
-    """What one instance of a level did.
-
-    ``busy_cycles`` are port-cycles over the level's ports (its read and
-    write ports together where they are separate); ``transfers`` are
-    transfer operations (a batched step's transfer counts once);
-    ``queue_cycles`` are the waits for a port, including those of receivers
-    beyond the free ports, which a transfer serves one group after another.
-    ``timed_as`` says how busy cycles were found: simulated ``transfers``, or,
-    for a level inside the bursts, its bytes over its bandwidth (``within
-    bursts``: no transfers, no queueing). ``stall_cycles`` are the cycles the
-    array waited for this level's tiles to be filled, ``drain_wait_cycles``
-    those it waited before that for their buffer to be freed by the drain of
-    the tiles before them, ``stream_wait_cycles`` those its
-    bursts waited for operands or results streaming over this level's ports:
-    over the levels they add up to the layer's.
-    """
-
-    busy_cycles: float = 0.0
-    bytes: float = 0.0
-    transfers: int = 0
-    queue_cycles: float = 0.0
-    timed_as: str = TIMED_BY_TRANSFERS
-    stall_cycles: float = 0.0
-    drain_wait_cycles: float = 0.0
-    stream_wait_cycles: float = 0.0
-
-
-@dataclass
-class LayerTiming:
-    """Time of one layer and where it went, and per-level port use.
-
-    ``cycles`` = ``compute_cycles`` + ``skew_cycles`` + ``stall_cycles``
-    + ``drain_wait_cycles`` + ``stream_wait_cycles`` + ``drain_cycles`` (see
-    the module docstring).
-    """
-
-    cycles: float
-    compute_cycles: float
-    skew_cycles: float
-    stall_cycles: float
-    drain_wait_cycles: float
-    stream_wait_cycles: float
-    drain_cycles: float
-    pes_used: int
-    levels: dict[str, PortStats]
-    counts: AccessCounts
-    events: int
-    trace: list[tuple[float, float, str, str, str, float]] = field(default_factory=list)
-
-
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (for benchmarks)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.processed = 0
-
-    def step(self) -> None:
-        self.processed += 1
-        super().step()
 
 
 class LayerEngine:
@@ -185,12 +124,12 @@ class LayerEngine:
         self.burst_mac_cycles = math.ceil(inner / hierarchy.compute.macs_per_cycle_per_pe)
         # A burst lasts as long as its MACs, or as its busiest PE-level storage needs to move
         # the burst's bytes (register files are timed as bandwidth limits, never per access).
-        self.register_level, register_cycles = self._register_limit()
+        self.register_level, register_cycles = register_limit(self.plan, self.layer, self.hierarchy)
         self.burst_cycles = max(float(self.burst_mac_cycles), register_cycles)
         array = hierarchy.compute.array
         # SCALE-Sim's fold: S_R cycles of preload and S_R + S_C - 2 of skew besides its T steps.
         self.skew = 2 * array.rows + array.cols - 2 if hierarchy.compute.systolic else 0
-        self.fold_keys = self._fold_keys() if self.skew else frozenset()
+        self.fold_keys = fold_keys(plan, hierarchy) if self.skew else frozenset()
         self.compute_cycles = 0.0
         self.skew_cycles = 0.0
         self.stall_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
@@ -331,7 +270,7 @@ class LayerEngine:
             for request in requests:
                 resource.release(request)
             stats = self.stats[self.levels[upper].name]
-            stats.busy_cycles += duration * len(requests) / _port_count(self.levels[upper])
+            stats.busy_cycles += duration * len(requests) / port_count(self.levels[upper])
             stats.bytes += total
             stats.transfers += 1
         if compute > elapsed:
@@ -411,38 +350,6 @@ class LayerEngine:
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _register_limit(self) -> tuple[int, float]:
-        """The PE-level storage that most limits a burst, and the cycles its bytes take per burst.
-
-        Its bytes are those over its boundary below (reads by the MACs or the
-        level below, updates from them), spread evenly over the bursts, per
-        instance, over its bandwidth and ports (reads and writes apart where
-        it has separate ports).
-        """
-        moved = self._inner_bytes(self.plan.totals())
-        best = (self.array, 0.0)
-        for index, (read, written) in moved.items():
-            level = self.levels[index]
-            if level.separate_read_write:  # reads and writes move side by side
-                once = max(read / level.direction_bandwidth(False), written / level.direction_bandwidth(True))
-            else:
-                once = (read + written) / level.bandwidth_bytes_per_cycle
-            cycles = once / level.ports / self.plan.bursts
-            if cycles > best[1]:
-                best = (index, cycles)
-        return best
-
-    def _inner_bytes(self, counts: AccessCounts) -> dict[int, tuple[float, float]]:
-        """Per level at or below the array: bytes one instance reads and takes in (no fills)."""
-        by_name = {level.name: index for index, level in enumerate(self.levels) if index >= self.array}
-        moved = {index: [0.0, 0.0] for index in by_name.values()}
-        for (name, tensor, action), count in counts.counts.items():
-            index = by_name.get(name)
-            if index is not None and action != "fill":
-                per_instance = count * self.layer.bits(tensor) / 8 / self.plan.nest.instances_used(index)
-                moved[index][action == "update"] += per_instance
-        return {index: (read, written) for index, (read, written) in moved.items()}
-
     def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
         """Wait for every fetched level's tile of step ``index``, outermost first.
 
@@ -481,61 +388,6 @@ class LayerEngine:
         """Drain the tiles a batch finishes while its later bursts run (they hold no slot, no burst)."""
         yield from self._move(drains, repeat)
 
-    def _pe_levels(self) -> list[int]:
-        """The levels inside the PEs: one instance per PE (the array level and any above it)."""
-        pes = self.hierarchy.compute.pes
-        return [index for index in range(1, len(self.levels)) if self.levels[index].instances == pes]
-
-    def _stationary(self) -> list[tuple[int, str]]:
-        """The (per-PE level, tensor) pairs whose tile stays in the PEs across a burst.
-
-        A tensor kept at a per-PE level stays there across a burst if no
-        temporal loop inside the burst (of the array level or below) above
-        that level indexes it.
-        """
-        nest = self.plan.nest
-        # The first tiles fill every level keeping weights or inputs; the last drains empty every
-        # level keeping outputs.
-        kept = [(f.lower, f.tensor) for f in (*self.plan.start.flows, *self.plan.end.flows)]
-        stationary: list[tuple[int, str]] = []
-        for index in self._pe_levels():
-            moving = {
-                p.dim
-                for p in nest.positions
-                if not p.spatial and self.array <= p.level < index and p.factor > 1
-            }
-            stationary += [
-                (lower, tensor)
-                for lower, tensor in kept
-                if lower == index and not moving & set(RELEVANT_DIMS[tensor])
-            ]
-        return stationary
-
-    def _fold_keys(self) -> frozenset[StepKey | None]:
-        """The step kinds that start a systolic fold: they change the array's stationary tile.
-
-        The stationary tensor is the one of those staying in the PEs across a
-        burst whose tile there changes least often (a per-PE output register
-        below a weight register changes with every output: the weights are
-        what stays). The layer's first step always starts a fold. Whatever
-        stays (weights, inputs or outputs), a new stationary tile must cross
-        the array: that is the fold's preload and skew.
-        """
-        best: tuple[int, set[StepKey | None]] | None = None
-        for level, tensor in self._stationary():
-            keys: set[StepKey | None] = {
-                key
-                for key, bucket in self.plan.steps.items()
-                if any(
-                    flow.lower == level and flow.tensor == tensor and flow.kind in ("fill", "drain")
-                    for flow in bucket.flows
-                )
-            }
-            changes = sum(self.plan.step_counts[key] for key in keys if key is not None)
-            if best is None or changes < best[0]:
-                best = (changes, keys)
-        return frozenset({None, *(best[1] if best else ())})
-
     def _retirer(self) -> Process:
         while True:
             token = yield self.boundaries.get()
@@ -571,10 +423,10 @@ class LayerEngine:
         (reads by the MACs or the level below, updates from them); its fills
         count at the level above, whose ports deliver them.
         """
-        for index, (read, written) in self._inner_bytes(self.counts).items():
+        for index, (read, written) in inner_bytes(self.plan, self.layer, self.hierarchy, self.counts).items():
             level = self.levels[index]
             self.stats[level.name] = PortStats(
-                busy_cycles=_inner_cycles(level, read, written) / _port_count(level),
+                busy_cycles=inner_cycles(level, read, written) / port_count(level),
                 bytes=read + written,
                 timed_as=TIMED_WITHIN_BURSTS,
             )
@@ -609,18 +461,6 @@ class LayerEngine:
         )
 
 
-def _inner_cycles(level: Level, read: float, written: float) -> float:
-    """Port-cycles to read and write these bytes at one instance of ``level``."""
-    if level.separate_read_write:
-        return read / level.direction_bandwidth(False) + written / level.direction_bandwidth(True)
-    return (read + written) / level.bandwidth_bytes_per_cycle
-
-
-def _port_count(level: Level) -> int:
-    """All of a level's ports: its read and write ports where they are separate."""
-    return level.ports * (2 if level.separate_read_write else 1)
-
-
 def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list[Flow]]:
     """Every step kind's flows by (key, kind, lower level): a step finds its own without a scan."""
     index: dict[tuple[StepKey | None, str, int], list[Flow]] = {}
@@ -629,30 +469,6 @@ def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list
         for flow in bucket.flows:
             index.setdefault((key, flow.kind, flow.lower), []).append(flow)
     return index
-
-
-def transfer_cycles(
-    hierarchy: str,
-    level: Level,
-    share_bytes: float,
-    bandwidth: float,
-    field: str = "bandwidth_bytes_per_cycle",
-) -> float:
-    """Cycles to move ``share_bytes`` at ``bandwidth`` bytes per cycle (continuous); an error past 2^53.
-
-    Time is continuous (DESIGN.md): a tiny transfer over a wide port takes a
-    fraction of a cycle. Past 2^53 cycles a float no longer resolves one
-    cycle (and past 1e308 it is infinite): such a time comes from a bandwidth
-    no hardware has, so it is reported with the level and the field that set it.
-    """
-    cycles = share_bytes / bandwidth
-    if not math.isfinite(cycles) or cycles > MAX_TRANSFER_CYCLES:
-        raise EnergySimError(
-            f"{hierarchy}: level {level.name}: moving {share_bytes:.6g} bytes at {bandwidth:.6g} bytes "
-            f"per cycle takes {cycles:.6g} cycles, more than the 2^53 one transfer may take; "
-            f"is its {field} right?"
-        )
-    return cycles
 
 
 def simulate_layer(

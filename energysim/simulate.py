@@ -9,7 +9,7 @@ longer of moving its bytes and doing its operations on the whole array (the
 array stalls for the rest). Either way a layer's ``cycles`` are exactly its
 ``compute_cycles + skew_cycles + stall_cycles + drain_wait_cycles + stream_wait_cycles +
 drain_cycles``
-(:class:`~energysim.engine.LayerTiming`). Static energy is each level's and
+(:class:`~energysim.timing.LayerTiming`). Static energy is each level's and
 the array's leakage power times the time.
 """
 
@@ -27,12 +27,13 @@ import pandas as pd
 
 from energysim.analysis.accesses import AccessCounts, plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
-from energysim.engine import LayerTiming, simulate_layer, transfer_cycles
+from energysim.engine import simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
+from energysim.timing import LayerTiming, transfer_cycles
 
 #: Called after each layer with (layers done, layers in all, layer name).
 Progress = Callable[[int, int, str], None]

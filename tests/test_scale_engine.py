@@ -15,9 +15,10 @@ import pytest
 
 import energysim as es
 from energysim.analysis.accesses import plan_accesses
-from energysim.engine import TIMED_WITHIN_BURSTS, simulate_layer
+from energysim.engine import simulate_layer
 from energysim.model.limits import MAX_BANDWIDTH_BYTES_PER_CYCLE, MAX_DIMENSION, MAX_LATENCY_CYCLES
 from energysim.stream import MAX_SIMULATED_STEPS, count_steps, steps
+from energysim.timing import TIMED_WITHIN_BURSTS
 
 TIME_PARTS = [
     "compute_cycles",
