@@ -48,6 +48,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -279,6 +280,7 @@ class _SignalGuard:
         self.raised = False
         self.deferring = False
         self._previous: dict[int, Any] = {}
+        self._previous_unraisable = sys.unraisablehook
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.pending is None:
@@ -304,8 +306,17 @@ class _SignalGuard:
         if not before and self.pending is not None and not self.raised:
             self._raise()
 
+    def _unraisable(self, info: Any) -> None:
+        """Our own interrupt raised inside a finaliser is swallowed by Python: it stays pending and
+        takes effect at exit (the write completes first), so nothing is printed for it."""
+        if self.raised and isinstance(info.exc_value, _Terminated | KeyboardInterrupt):
+            return
+        self._previous_unraisable(info)
+
     def __enter__(self) -> _SignalGuard:
         self.deferring = True  # a signal while installing is remembered, not raised here
+        self._previous_unraisable = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         if threading.current_thread() is threading.main_thread():
             for signum in _CAUGHT_SIGNALS:
                 handler = signal.getsignal(signum)
@@ -318,6 +329,7 @@ class _SignalGuard:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = self._previous_unraisable
         if self.pending is None:
             return
         if self.pending == signal.SIGINT:

@@ -562,3 +562,26 @@ def test_run_out_with_a_layer_named_like_a_path_writes_only_its_folder(
     assert sorted(os.listdir(tmp_path / "work")) == ["out"]
     assert_complete(out)
     assert {"timeline_c_______x.png", "timeline_c_______x.svg"} <= set(os.listdir(out))
+
+
+def test_an_interrupt_swallowed_by_a_finaliser_prints_no_traceback() -> None:
+    # Found in a fresh venv: a SIGTERM that lands inside a finaliser (a WeakKeyDictionary's) was
+    # printed by Python as "Exception ignored in ... Traceback"; the write then completed and the
+    # signal took effect at exit, as designed, but the user saw a traceback.
+    from types import SimpleNamespace
+
+    from energysim import output_folder
+
+    seen: list[object] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        with output_folder._SignalGuard() as guard:
+            guard.raised = True  # our handler raised, and Python swallowed it in a finaliser
+            sys.unraisablehook(SimpleNamespace(exc_value=output_folder._Terminated(15)))
+            other = SimpleNamespace(exc_value=ValueError("someone else's"))
+            sys.unraisablehook(other)
+        assert seen == [other]  # ours is silent (it stays pending); anything else is reported
+        assert sys.unraisablehook == seen.append  # the hook is restored
+    finally:
+        sys.unraisablehook = previous
