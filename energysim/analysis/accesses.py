@@ -71,25 +71,27 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from energysim.analysis.intervals import (
+    Intervals,
+    Progression,
+    Window,
+    clipped_sum,
+    difference,
+    intersection,
+)
 from energysim.analysis.tiles import (
     RELEVANT_DIMS,
     Axis,
     AxisTile,
-    Intervals,
     Nest,
     Position,
-    Progression,
     Transition,
-    Window,
     axis_shift,
     axis_tile,
     axis_units,
-    clipped_sum,
-    difference,
     distinct_offsets,
     explicit_children,
     explicit_tile,
-    intersect,
     overlap_after_shift,
     tensor_axes,
     tensor_windows,
@@ -434,7 +436,7 @@ class _Planner:
                     unions.append((explicit_children(tile, base), ()))
                     continue
                 after = explicit_tile(tile, shift)
-                news.append((after, intersect(after, base)))
+                news.append((after, intersection(after, base)))
                 whole = explicit_children(tile, after)
                 arriving = explicit_children(tile, difference(after, base))
                 unions.append((whole, difference(whole, arriving)))

@@ -28,10 +28,18 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from energysim.errors import EnergySimError
+from energysim.analysis.intervals import (
+    Intervals,
+    Progression,
+    Window,
+    difference,
+    intersection_size,
+    shifted,
+    sum_measure,
+    sum_with,
+)
 from energysim.model.base import Tensor
 from energysim.model.layers import LoopBounds
-from energysim.model.limits import MAX_TILE_INTERVALS
 from energysim.model.mapping import Mapping
 
 #: Which loop dimensions index each tensor (the others leave it unchanged).
@@ -242,7 +250,7 @@ def overlap_after_shift(tile: AxisTile, shift: tuple[int, ...]) -> int:
     if _separable(tile, shift, children=False):
         return math.prod(max(0, term.extent - abs(move)) for term, move in zip(tile, shift, strict=True))
     base, offset = _explicit_base(tile), _coordinate(tile, shift)
-    return _intersection_size(base, _shifted(base, offset))
+    return intersection_size(base, shifted(base, offset))
 
 
 @lru_cache(maxsize=262144)
@@ -263,9 +271,9 @@ def union_and_good(tile: AxisTile, shift: tuple[int, ...]) -> tuple[int, int]:
         return union, good
     base, offset = _explicit_base(tile), _coordinate(tile, shift)
     places = _child_progressions(tile)
-    union = _sum_measure(base, places)
-    arriving = _difference(_shifted(base, offset), base)
-    return union, union - _sum_measure(arriving, places)
+    union = sum_measure(base, places)
+    arriving = difference(shifted(base, offset), base)
+    return union, union - sum_measure(arriving, places)
 
 
 def distinct_offsets(tile: AxisTile) -> int:
@@ -298,11 +306,7 @@ def _separable(tile: AxisTile, shift: tuple[int, ...], children: bool) -> bool:
     return widths[0] < second.coefficient // unit or widths[1] < first.coefficient // unit
 
 
-# --- explicit sorted intervals (only where the two terms of an axis overlap) ----------------------
-
-Intervals = tuple[tuple[int, int], ...]
-#: An arithmetic progression ``{0, step, ..., (count - 1) x step}``.
-Progression = tuple[int, int]
+# --- a tile's axis as explicit sorted intervals (only where its two terms overlap) ----------------
 
 
 def _units(tile: AxisTile) -> list[int]:
@@ -318,7 +322,7 @@ def _coordinate(tile: AxisTile, shift: tuple[int, ...]) -> int:
 def _explicit_base(tile: AxisTile) -> Intervals:
     """``B`` as sorted disjoint intervals."""
     steps = _units(tile)
-    return _sum_with(((0, 1),), [(step, term.extent) for step, term in zip(steps, tile, strict=True)])
+    return sum_with(((0, 1),), [(step, term.extent) for step, term in zip(steps, tile, strict=True)])
 
 
 def _child_progressions(tile: AxisTile) -> list[Progression]:
@@ -331,113 +335,7 @@ def _child_progressions(tile: AxisTile) -> list[Progression]:
     ]
 
 
-def _sum_with(intervals: Intervals, progressions: list[Progression]) -> Intervals:
-    """The Minkowski sum of ``intervals`` and the progressions, smallest step first."""
-    for step, count in sorted(progressions):
-        intervals = _add_progression(intervals, step, count)
-    return intervals
-
-
-def _sum_measure(intervals: Intervals, progressions: list[Progression]) -> int:
-    """``|intervals + progressions|``, multiplying instead of copying where copies cannot meet.
-
-    Once a progression's step is at least the span of what is built so far, and
-    each later one's step at least the span before it, every copy is disjoint
-    (children of one dimension, a comb of a billion teeth): the size is a product.
-    """
-    ordered = sorted(progressions)
-    for index, (step, count) in enumerate(ordered):
-        if _nested(ordered[index:], intervals[-1][1] - intervals[0][0] if intervals else 0):
-            return _measure(intervals) * math.prod(count for _step, count in ordered[index:])
-        intervals = _add_progression(intervals, step, count)
-    return _measure(intervals)
-
-
-def _nested(progressions: list[Progression], span: int) -> bool:
-    for step, count in progressions:
-        if step < span:
-            return False
-        span += (count - 1) * step
-    return True
-
-
-def _add_progression(intervals: Intervals, step: int, count: int) -> Intervals:
-    if count == 1 or not intervals:
-        return intervals
-    if len(intervals) == 1 and step <= intervals[0][1] - intervals[0][0]:
-        start, end = intervals[0]
-        return ((start, end + (count - 1) * step),)
-    if len(intervals) * count > MAX_TILE_INTERVALS:
-        raise EnergySimError(
-            f"too large: a tile's input rows or columns overlap irregularly (stride and dilation "
-            f"without common structure) over {len(intervals) * count} intervals, more than the "
-            f"limit of {MAX_TILE_INTERVALS} (limits.MAX_TILE_INTERVALS); use a smaller layer or tile"
-        )
-    copies = [(start + k * step, end + k * step) for k in range(count) for start, end in intervals]
-    if step < intervals[-1][1] - intervals[0][0]:
-        copies.sort()
-    return _merged(copies)
-
-
-def _merged(intervals: list[tuple[int, int]]) -> Intervals:
-    """Sorted intervals with the overlapping and touching ones joined."""
-    result: list[tuple[int, int]] = []
-    for start, end in intervals:
-        if result and start <= result[-1][1]:
-            if end > result[-1][1]:
-                result[-1] = (result[-1][0], end)
-        else:
-            result.append((start, end))
-    return tuple(result)
-
-
-def _shifted(intervals: Intervals, offset: int) -> Intervals:
-    return tuple((start + offset, end + offset) for start, end in intervals)
-
-
-def _measure(intervals: Intervals) -> int:
-    return sum(end - start for start, end in intervals)
-
-
-def _intersection(first: Intervals, second: Intervals) -> Intervals:
-    result, i, j = [], 0, 0
-    while i < len(first) and j < len(second):
-        start, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
-        if start < end:
-            result.append((start, end))
-        if first[i][1] < second[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(result)
-
-
-def _intersection_size(first: Intervals, second: Intervals) -> int:
-    return _measure(_intersection(first, second))
-
-
-def _difference(first: Intervals, second: Intervals) -> Intervals:
-    """``first - second``, both sorted and disjoint."""
-    result: list[tuple[int, int]] = []
-    j = 0
-    for start, end in first:
-        while j < len(second) and second[j][1] <= start:
-            j += 1
-        k, cursor = j, start
-        while k < len(second) and second[k][0] < end:
-            if second[k][0] > cursor:
-                result.append((cursor, second[k][0]))
-            cursor = max(cursor, second[k][1])
-            k += 1
-        if cursor < end:
-            result.append((cursor, end))
-    return tuple(result)
-
-
 # --- the part of a tensor that exists in memory (zero padding does not) ---------------------------
-
-#: The coordinates of one axis that exist in memory, ``[low, high)``; None: every coordinate.
-Window = tuple[int, int] | None
 
 
 def tensor_windows(tensor: Tensor, bounds: LoopBounds) -> tuple[Window, ...]:
@@ -470,78 +368,9 @@ def window_in_units(axis: Axis, window: tuple[int, int]) -> tuple[int, int]:
 def explicit_tile(tile: AxisTile, shift: tuple[int, ...] = ()) -> Intervals:
     """``B + o`` as sorted intervals in unit coordinates (``o`` from ``shift``; none: ``B``)."""
     base = _explicit_base(tile)
-    return _shifted(base, _coordinate(tile, shift)) if shift else base
+    return shifted(base, _coordinate(tile, shift)) if shift else base
 
 
 def explicit_children(tile: AxisTile, intervals: Intervals) -> Intervals:
     """``intervals`` placed at every child of ``tile`` (their union), in unit coordinates."""
-    return _sum_with(intervals, _child_progressions(tile))
-
-
-def intersect(first: Intervals, second: Intervals) -> Intervals:
-    """``first & second``, both sorted and disjoint."""
-    return _intersection(first, second)
-
-
-def difference(first: Intervals, second: Intervals) -> Intervals:
-    """``first - second``, both sorted and disjoint."""
-    return _difference(first, second)
-
-
-def measure(intervals: Intervals) -> int:
-    """Coordinates in ``intervals``."""
-    return _measure(intervals)
-
-
-def clipped_sum(intervals: Intervals, progressions: list[Progression], offset: int, window: Window) -> int:
-    """``sum over o of |(intervals + o) & window|``, ``o`` running over ``offset`` + the progressions.
-
-    The offsets are the multiset sum of the progressions (one digit per loop).
-    Blocks of offsets wholly inside or outside the window count in closed form;
-    only blocks straddling one of its two edges are split, largest step first,
-    so the cost follows the loops and how many blocks meet an edge, not the
-    number of offsets.
-    """
-    positions = math.prod(count for _step, count in progressions)
-    if not intervals:
-        return 0
-    if window is None:
-        return positions * _measure(intervals)
-    low, high = window
-    size, first, last = _measure(intervals), intervals[0][0], intervals[-1][1]
-    ordered = sorted(((step, count) for step, count in progressions if count > 1), reverse=True)
-    spans, counts = [0], [1]
-    for step, count in reversed(ordered):
-        spans.insert(0, spans[0] + (count - 1) * step)
-        counts.insert(0, counts[0] * count)
-    total, pending, budget = 0, [(offset, 0)], MAX_TILE_INTERVALS
-    while pending:
-        base, index = pending.pop()
-        if base + first >= low and base + spans[index] + last <= high:
-            total += counts[index] * size
-        elif base + first < high and base + spans[index] + last > low:
-            if index == len(ordered):
-                total += _measure(_intersection(_shifted(intervals, base), ((low, high),)))
-                continue
-            step, count = ordered[index]
-            rest = spans[index + 1]
-            # Blocks j wholly inside, and the range of j not wholly outside.
-            inside_from = max(0, -(-(low - base - first) // step))
-            inside_to = min(count - 1, (high - base - rest - last) // step)
-            meeting_from = max(0, (low - base - rest - last) // step + 1)
-            meeting_to = min(count, -(-(high - base - first) // step))
-            if inside_from <= inside_to:
-                total += (inside_to - inside_from + 1) * counts[index + 1] * size
-                edges = [range(meeting_from, inside_from), range(inside_to + 1, meeting_to)]
-            else:
-                edges = [range(meeting_from, meeting_to)]
-            for edge in edges:
-                budget -= len(edge)
-                if budget < 0:
-                    raise EnergySimError(
-                        "too large: zero padding cuts a tile's input rows or columns into more than "
-                        f"{MAX_TILE_INTERVALS} pieces (limits.MAX_TILE_INTERVALS); "
-                        "use a smaller layer or tile"
-                    )
-                pending += [(base + j * step, index + 1) for j in edge]
-    return total
+    return sum_with(intervals, _child_progressions(tile))
