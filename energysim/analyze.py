@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from energysim.analysis.accesses import AccessCounts, count_accesses
+from energysim.analysis.accesses import count_accesses
+from energysim.analysis.plan import AccessCounts
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase

@@ -31,7 +31,7 @@ Three kinds of process replay the stream (:mod:`energysim.stream`):
   slots of the tiles the array has finished with.
 
 The engine charges exactly the counts of the
-:class:`~energysim.analysis.accesses.AccessPlan`, event by event. Its cost
+:class:`~energysim.analysis.plan.AccessPlan`, event by event. Its cost
 per step is linear in the number of levels, and the stream bounds the steps.
 
 Every cycle of a layer is one of: *compute* (the array's bursts), *skew*
@@ -52,7 +52,7 @@ from typing import Any
 
 import simpy
 
-from energysim.analysis.accesses import AccessCounts, AccessPlan, Bucket, Flow, StepKey
+from energysim.analysis.plan import AccessCounts, AccessPlan, Bucket, Flow, StepKey
 from energysim.folds import fold_keys
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase

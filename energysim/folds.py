@@ -8,7 +8,7 @@ PEs across a burst, the one whose tile changes least often.
 
 from __future__ import annotations
 
-from energysim.analysis.accesses import AccessPlan, StepKey
+from energysim.analysis.plan import AccessPlan, StepKey
 from energysim.analysis.tiles import RELEVANT_DIMS
 from energysim.model.hierarchy import Hierarchy
 

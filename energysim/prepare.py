@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from energysim._version import __version__
-from energysim.analysis.accesses import AccessCounts
 from energysim.analysis.energy import NO_TENSOR, access_row, accesses_for, price
+from energysim.analysis.plan import AccessCounts
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping, tile_elements

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energysim.analysis.accesses import AccessCounts, plan_accesses
+from energysim.analysis.accesses import plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
+from energysim.analysis.plan import AccessCounts
 from energysim.engine import simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase

@@ -3,8 +3,8 @@
 A *step* is one iteration of the temporal loops above the array level
 (:attr:`~energysim.model.hierarchy.Hierarchy.array_level`): some tiles
 change (fills, drains), then the PE array computes one burst. A step is
-named by the loop that stepped (its :data:`~energysim.analysis.accesses.StepKey`),
-whose counts the :class:`~energysim.analysis.accesses.AccessPlan` holds.
+named by the loop that stepped (its :data:`~energysim.analysis.plan.StepKey`),
+whose counts the :class:`~energysim.analysis.plan.AccessPlan` holds.
 
 The loops of the level just above the array change only the array's own tiles,
 so all their iterations after the first form one batched :class:`Step` that
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from energysim.analysis.accesses import AccessPlan, StepKey
+from energysim.analysis.plan import AccessPlan, StepKey
 from energysim.analysis.tiles import RELEVANT_DIMS, Position
 
 OUTPUT_DIMS = RELEVANT_DIMS["outputs"]

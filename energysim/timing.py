@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from energysim.analysis.accesses import AccessCounts, AccessPlan
+from energysim.analysis.plan import AccessCounts, AccessPlan
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase

@@ -68,8 +68,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
-from dataclasses import dataclass, field
 
 from energysim.analysis.intervals import (
     Intervals,
@@ -78,6 +76,14 @@ from energysim.analysis.intervals import (
     clipped_sum,
     difference,
     intersection,
+)
+from energysim.analysis.plan import (
+    AccessCounts,
+    AccessPlan,
+    Action,
+    Bucket,
+    Flow,
+    step_multiplicities,
 )
 from energysim.analysis.tiles import (
     RELEVANT_DIMS,
@@ -104,120 +110,6 @@ from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LoopBounds
 from energysim.model.mapping import Mapping
-
-Action = str  # "read" | "fill" | "update"
-#: A step key: the nest position of the loop that stepped, and whether the outputs it brings are new.
-StepKey = tuple[int, bool]
-
-
-@dataclass(frozen=True)
-class Flow:
-    """Elements that cross between an outer level and an inner one (or the PEs).
-
-    ``kind`` is ``fill`` (down, before compute), ``drain`` (psums up, after the
-    compute that finished them), ``operand`` (to the PEs during compute) or
-    ``result`` (MAC results up during compute). ``elements`` are counted at
-    the outer level over all its instances; ``receivers`` is how many distinct
-    inner instances one outer instance serves (they may use several ports).
-    """
-
-    upper: int
-    lower: int
-    tensor: Tensor
-    kind: str
-    elements: int
-    receivers: int
-
-
-@dataclass
-class Bucket:
-    """Counts, network transfers and flows of one occurrence of an event kind."""
-
-    counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
-    transfers: dict[tuple[str, Tensor], int] = field(default_factory=lambda: defaultdict(int))
-    flows: list[Flow] = field(default_factory=list)
-
-
-@dataclass
-class AccessCounts:
-    """Element counts of one layer under one mapping, before any pricing.
-
-    ``counts[(level, tensor, action)]`` are elements moved; ``transfers[(level,
-    tensor)]`` are deliveries over the network below ``level``.
-    """
-
-    counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
-    transfers: dict[tuple[str, Tensor], int] = field(default_factory=lambda: defaultdict(int))
-    macs: int = 0
-    mapped_macs: int = 0
-    time_steps: int = 0
-
-    def get(self, level: str, tensor: Tensor, action: Action) -> int:
-        """The count of one (level, tensor, action); 0 if none."""
-        return self.counts.get((level, tensor, action), 0)
-
-    def add(self, bucket: Bucket, times: int) -> None:
-        """Add ``times`` occurrences of ``bucket``."""
-        if times == 0:
-            return
-        for count_key, count in bucket.counts.items():
-            self.counts[count_key] += count * times
-        for transfer_key, transfers in bucket.transfers.items():
-            self.transfers[transfer_key] += transfers * times
-
-
-@dataclass
-class AccessPlan:
-    """The counts of a mapped layer as event kinds with their multiplicities.
-
-    ``steps[key]`` happens ``step_counts[key]`` times; ``burst`` once per step
-    of the loops above the array level (``bursts`` times in all).
-    """
-
-    nest: Nest
-    names: list[str]
-    array_level: int
-    start: Bucket
-    steps: dict[StepKey, Bucket]
-    step_counts: dict[StepKey, int]
-    burst: Bucket
-    bursts: int
-    end: Bucket
-    macs: int
-
-    def totals(self) -> AccessCounts:
-        """All counts of the layer."""
-        result = AccessCounts(
-            macs=self.macs, mapped_macs=self.nest.mapped_macs, time_steps=self.nest.time_steps
-        )
-        result.add(self.start, 1)
-        for key, bucket in self.steps.items():
-            result.add(bucket, self.step_counts[key])
-        result.add(self.burst, self.bursts)
-        result.add(self.end, 1)
-        result.counts = defaultdict(int, {k: v for k, v in result.counts.items() if v})
-        result.transfers = defaultdict(int, {k: v for k, v in result.transfers.items() if v})
-        return result
-
-
-def _product(values: list[int]) -> int:
-    return math.prod(values)
-
-
-def step_multiplicities(nest: Nest, array_level: int) -> dict[StepKey, int]:
-    """How often each kind of step occurs: per temporal loop above the array, new or revisited outputs."""
-    counts: dict[StepKey, int] = {}
-    outer = relevant_outer = 1
-    for position in nest.temporal_above(array_level):
-        total = (position.factor - 1) * outer
-        relevant = position.dim in RELEVANT_DIMS["outputs"]
-        fresh = (position.factor - 1) * relevant_outer if relevant else 0
-        counts[(position.index, True)] = fresh
-        counts[(position.index, False)] = total - fresh
-        outer *= position.factor
-        if relevant:
-            relevant_outer *= position.factor
-    return counts
 
 
 class _Planner:
@@ -269,7 +161,7 @@ class _Planner:
             receivers = (
                 self.nest.instances_used(lower) // self.nest.instances_used(upper)
                 if lower < self.last
-                else (_product([p.factor for p in self.nest.spatial_between(upper, self.last)]))
+                else (math.prod([p.factor for p in self.nest.spatial_between(upper, self.last)]))
             )
             bucket.flows.append(Flow(upper, lower, tensor, kind, elements, receivers))
 
@@ -285,7 +177,7 @@ class _Planner:
     ) -> tuple[list[AxisTile], int]:
         """Per-axis tiles of ``level`` (with the children ``spatial`` places), and the tile's size."""
         tiles = [axis_tile(axis, self.nest, level, spatial) for axis in axes]
-        return tiles, _product([tile_size(tile) for tile in tiles])
+        return tiles, math.prod([tile_size(tile) for tile in tiles])
 
     # -- weights and inputs -----------------------------------------------------------------------
 
@@ -296,15 +188,15 @@ class _Planner:
             tiles, size = self._tiles(axes, child, self.nest.spatial_between(parent, child))
             instances, parents = self.nest.instances_used(child), self.nest.instances_used(parent)
             multicast = self._multicasts(parent, child)
-            first_distinct = _product([union_and_good(tile, (0,) * len(tile))[0] for tile in tiles])
+            first_distinct = math.prod([union_and_good(tile, (0,) * len(tile))[0] for tile in tiles])
             self._fill(
                 self.plan.start, parent, child, tensor, size * instances, first_distinct * parents, multicast
             )
             for change in transitions(self.nest, child):
                 shift = [axis_shift(axis, change.dim_offsets) for axis in axes]
-                kept = _product([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
+                kept = math.prod([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
                 pairs = [union_and_good(t, o) for t, o in zip(tiles, shift, strict=True)]
-                distinct = _product([a for a, _ in pairs]) - _product([g for _, g in pairs])
+                distinct = math.prod([a for a, _ in pairs]) - math.prod([g for _, g in pairs])
                 for bucket in self._step_buckets(change):
                     self._fill(
                         bucket,
@@ -501,8 +393,10 @@ class _Planner:
 
     def _operand_reads(self, level: int, tensor: Tensor, axes: tuple[Axis, ...]) -> None:
         below = self.nest.spatial_between(level, self.last)
-        pes = _product([p.factor for p in below])
-        distinct = _product([distinct_offsets(axis_tile(axis, self.nest, self.last, below)) for axis in axes])
+        pes = math.prod([p.factor for p in below])
+        distinct = math.prod(
+            [distinct_offsets(axis_tile(axis, self.nest, self.last, below)) for axis in axes]
+        )
         per_step = distinct if self._multicasts(level, self.last) else pes
         steps = self.nest.time_steps * self.nest.instances_used(level)
         burst = self.plan.burst
@@ -514,7 +408,7 @@ class _Planner:
     # -- outputs ------------------------------------------------------------------------------------
 
     def _irrelevant_product(self, positions: tuple[Position, ...]) -> int:
-        return _product([p.factor for p in positions if p.dim not in RELEVANT_DIMS["outputs"]])
+        return math.prod([p.factor for p in positions if p.dim not in RELEVANT_DIMS["outputs"]])
 
     def outputs(self) -> None:
         axes = tensor_axes("outputs", self.bounds)
@@ -539,7 +433,7 @@ class _Planner:
                 self._drain(self.plan.end, parent, level, instances * size, reduce)
             for change in transitions(self.nest, level):
                 shift = [axis_shift(axis, change.dim_offsets) for axis in axes]
-                new = size - _product([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
+                new = size - math.prod([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
                 for fresh in (True, False):
                     bucket = self.plan.steps[(change.position.index, fresh)]
                     filled = 0 if fresh else designated * new
@@ -552,12 +446,12 @@ class _Planner:
                         self._transfers(bucket, parent, level, "outputs", filled)
                         self._flow(bucket, parent, level, "outputs", "fill", filled)
         below = self.nest.spatial_between(innermost, self.last)
-        distinct = _product([p.factor for p in below if p.dim in RELEVANT_DIMS["outputs"]])
+        distinct = math.prod([p.factor for p in below if p.dim in RELEVANT_DIMS["outputs"]])
         steps = self.nest.time_steps * self.nest.instances_used(innermost)
         updates = self._per_burst(steps * distinct)
         self._add(self.plan.burst, innermost, "outputs", "update", updates)
         self._add(self.plan.burst, innermost, "outputs", "read", updates)
-        everyone = self._per_burst(steps * _product([p.factor for p in below]))
+        everyone = self._per_burst(steps * math.prod([p.factor for p in below]))
         self._transfers(self.plan.burst, innermost, self.last, "outputs", everyone)
         self._flow(self.plan.burst, innermost, self.last, "outputs", "result", updates)
 

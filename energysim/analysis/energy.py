@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from energysim.analysis.accesses import AccessCounts
+from energysim.analysis.plan import AccessCounts
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase
 
