@@ -150,14 +150,8 @@ def test_the_stall_and_drain_wait_are_charged_to_the_level_the_array_waited_for(
     assert drain_waits.drop("PEO").sum() == 0
 
 
-def test_a_burst_lasts_as_long_as_its_register_file_needs() -> None:
-    # Defect 6: each of 16 PEs does C64 MACs on its own output, reading 64 weights and 64
-    # inputs from its register file and updating its output 64 times (63 of them reading the
-    # old value first): 255 bytes at 1 byte per cycle, so the burst takes 255 cycles, not 64.
-    data: dict[str, Any] = _register_machine(AMPLE).model_dump()
-    rf = {**data["levels"][2], "name": "RF", "bandwidth_bytes_per_cycle": 1.0, "size_bytes": 256}
-    data["levels"] = [*data["levels"][:2], rf]
-    machine = es.Hierarchy.model_validate(data)
+def _fc_on_16_pes(machine: es.Hierarchy) -> es.Result:
+    """fc 64 -> 16 (int8): M spread over 16 PEs, each running its 64 inputs through its RF."""
     layer = {"name": "fc", "type": "fc", "N": 1, "C": 64, "M": 16, "precision_bits": 8}
     network = es.Network.model_validate({"version": 1, "name": "fc", "layers": [layer]})
     mapping = es.Mapping(
@@ -167,7 +161,17 @@ def test_a_burst_lasts_as_long_as_its_register_file_needs() -> None:
             es.LevelMapping("RF", (es.Loop("C", 64),)),
         )
     )
-    result = es.simulate(network, machine, mapping=mapping, dataflow=None)
+    return es.simulate(network, machine, mapping=mapping, dataflow=None)
+
+
+def test_a_burst_lasts_as_long_as_its_register_file_needs() -> None:
+    # Defect 6: each of 16 PEs does C64 MACs on its own output, reading 64 weights and 64
+    # inputs from its register file and updating its output 64 times (63 of them reading the
+    # old value first): 255 bytes at 1 byte per cycle, so the burst takes 255 cycles, not 64.
+    data: dict[str, Any] = _register_machine(AMPLE).model_dump()
+    rf = {**data["levels"][2], "name": "RF", "bandwidth_bytes_per_cycle": 1.0, "size_bytes": 256}
+    data["levels"] = [*data["levels"][:2], rf]
+    result = _fc_on_16_pes(es.Hierarchy.model_validate(data))
     row = result.layers.iloc[0]
     assert row["compute_cycles"] == 64
     assert row["cycles"] == pytest.approx(64 + 64 + 64 + 63, abs=1e-3)
@@ -185,15 +189,5 @@ def test_compute_starts_on_the_first_data_of_a_tile() -> None:
     data["levels"][1]["double_buffered"] = False
     rf = {**data["levels"][2], "name": "RF", "size_bytes": 256}
     data["levels"] = [*data["levels"][:2], rf]
-    machine = es.Hierarchy.model_validate(data)
-    layer = {"name": "fc", "type": "fc", "N": 1, "C": 64, "M": 16, "precision_bits": 8}
-    network = es.Network.model_validate({"version": 1, "name": "fc", "layers": [layer]})
-    mapping = es.Mapping(
-        (
-            es.LevelMapping("DRAM"),
-            es.LevelMapping("Buffer", (), (es.Loop("M", 16),)),
-            es.LevelMapping("RF", (es.Loop("C", 64),)),
-        )
-    )
-    result = es.simulate(network, machine, mapping=mapping, dataflow=None)
+    result = _fc_on_16_pes(es.Hierarchy.model_validate(data))
     assert result.cycles == pytest.approx(max((1024 + 64) / 16, 64) + 16 / 16, abs=1e-3)
