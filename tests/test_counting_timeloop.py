@@ -376,6 +376,32 @@ def test_analyze_and_simulate_charge_the_same_timeloop_counts() -> None:
     assert not exact.reset_index(drop=True).equals(analysed.reset_index(drop=True))
 
 
+def test_simulate_charges_the_refills_of_a_stride_change() -> None:
+    """The wrap-around case as a layer: the engine replays the refill (8 input fills, not 6) like analyze()."""
+    network = es.Network.model_validate(
+        {
+            "version": 1,
+            "name": "conv1d",
+            "layers": [{"type": "conv", "name": "x", "C": 1, "M": 2, "H": 4, "W": 1, "R": 3, "S": 1}],
+        }
+    )
+    mapping = Mapping(
+        (
+            LevelMapping("L0", temporal=(Loop("M", 2), Loop("P", 2))),
+            LevelMapping("L1", temporal=(Loop("R", 3),)),
+        )
+    )
+    columns = ["level", "tensor", "action", "count"]
+    analysed = es.analyze(network, TWO_LEVELS, None, mapping=mapping, counting="timeloop").accesses[columns]
+    simulated = es.simulate(network, TWO_LEVELS, None, mapping=mapping, counting="timeloop").accesses
+    simulated = simulated[simulated["action"] != "static"][columns]
+    assert analysed.reset_index(drop=True).equals(simulated.reset_index(drop=True))
+    fills = analysed[
+        (analysed["level"] == "L1") & (analysed["tensor"] == "inputs") & (analysed["action"] == "fill")
+    ]
+    assert fills["count"].tolist() == [8]
+
+
 def test_unknown_counting_mode_is_one_clear_error() -> None:
     with pytest.raises(EnergySimError, match="counting: expected one of exact, timeloop, got 'timeloops'"):
         es.analyze(padded_conv(), "eyeriss", "rs", counting="timeloops")  # type: ignore[arg-type]
