@@ -377,7 +377,7 @@ def test_analyze_and_simulate_charge_the_same_timeloop_counts() -> None:
 
 
 def test_simulate_charges_the_refills_of_a_stride_change() -> None:
-    """The wrap-around case as a layer: the engine replays the refill (8 input fills, not 6) like analyze()."""
+    """The wrap-around case as a layer: the engine replays its refill (8 input fills) like analyze()."""
     network = es.Network.model_validate(
         {
             "version": 1,
