@@ -41,8 +41,10 @@ from ``exact`` by these rules, each of them from Timeloop's source (NVlabs/timel
 * **Zero padding is not special.** Timeloop's problem has no padding: the
   padded input is a tensor in memory, and DRAM reads its zeros like any element.
 * Block rounding per instance and per tile, and leakage only for the instances
-  the mapping uses (``src/model/buffer.cpp``): pricing options of
-  :mod:`energysim.analysis.energy`, passed with this mode by the facades.
+  the mapping uses (``src/model/buffer.cpp``), are pricing rules, not counts:
+  they belong to :mod:`energysim.analysis.energy` (its ``block_rounding`` and
+  power-gating options), which this mode is to select; until then its
+  energies round blocks on the totals, as the exact mode does.
 
 What ``timeloop-model`` does and this mode does not: by default it extrapolates
 each temporal loop from its first two iterations (``gExtrapolateUniformTemporal``;
