@@ -10,12 +10,13 @@ Time and static energy come with the simulation engine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from energysim.analysis.accesses import count_accesses
 from energysim.analysis.plan import AccessCounts
+from energysim.analysis.timeloop_rules import Counting, check_counting, counts_for
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
@@ -25,11 +26,11 @@ from energysim.result import Result
 
 
 def _count(
-    layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy
+    layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy, counting: Counting = "exact"
 ) -> tuple[AccessCounts, dict[str, Any]]:
     assert layer.loop_bounds is not None
     try:
-        return count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs), {}
+        return counts_for(layer_mapping, layer.loop_bounds, machine, layer.macs, counting), {}
     except EnergySimError as error:  # a tile too large to count: say which layer
         raise EnergySimError(f"layer {layer.name} on {machine.name}: {error}") from error
 
@@ -44,6 +45,7 @@ def analyze(
     dataflow: str | None = "rs",
     mapping: MappingLike | None = None,
     layers: Sequence[str] | None = None,
+    counting: Counting = "exact",
 ) -> Result:
     """Exact access counts and energy of ``workload`` on ``hierarchy`` (no time).
 
@@ -61,7 +63,12 @@ def analyze(
         a dict from layer name to mapping.
     layers:
         Names of the layers to analyse (default: all).
+    counting:
+        ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules, to
+        cross-check its numbers); DESIGN.md, "Counting semantics".
     """
+    mode = check_counting(counting)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
-    accesses, summary, used = evaluate(network, machine, chosen, _count, _no_columns)
+    count = functools.partial(_count, counting=mode)
+    accesses, summary, used = evaluate(network, machine, chosen, count, _no_columns)
     return result_of(network, machine, used_dataflow, used, accesses, summary)

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energysim.analysis.accesses import plan_accesses
 from energysim.analysis.energy import NO_TENSOR, access_row
 from energysim.analysis.plan import AccessCounts
+from energysim.analysis.timeloop_rules import Counting, check_counting, plan_for
 from energysim.engine import simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
@@ -70,7 +70,10 @@ PE_COLUMNS = ["first_pe", "last_pe", "pe_count", "compute_cycles", "stall_cycles
 class _Recorder:
     """Runs the engine per layer and keeps what the result needs besides counts."""
 
-    def __init__(self, trace: bool, total: int, progress: Progress | None) -> None:
+    def __init__(
+        self, trace: bool, total: int, progress: Progress | None, counting: Counting = "exact"
+    ) -> None:
+        self.counting = counting
         self.tracing = trace
         self.total = total
         self.progress = progress
@@ -87,7 +90,7 @@ class _Recorder:
         self, layer: LayerBase, mapping: Mapping, machine: Hierarchy
     ) -> tuple[AccessCounts, dict[str, Any]]:
         assert layer.loop_bounds is not None
-        plan = plan_accesses(mapping, layer.loop_bounds, machine, layer.macs)
+        plan = plan_for(mapping, layer.loop_bounds, machine, layer.macs, self.counting)
         timing = simulate_layer(plan, layer, machine, trace=self.tracing)
         self.timings[layer.name] = timing
         self.trace_rows += [[time, duration, layer.name, *rest] for time, duration, *rest in timing.trace]
@@ -217,15 +220,18 @@ def simulate(
     layers: Sequence[str] | None = None,
     trace: bool = False,
     progress: Progress | None = None,
+    counting: Counting = "exact",
 ) -> Result:
     """Replay ``workload`` on ``hierarchy`` through the event-driven engine.
 
     Takes the arguments of :func:`energysim.analyze`, plus ``trace`` (keep one
     row per transfer and burst in ``result.trace``) and ``progress`` (called
-    after each layer; the library itself never prints).
+    after each layer; the library itself never prints). ``counting`` is as
+    in :func:`energysim.analyze`: the engine charges the same counts.
     """
+    mode = check_counting(counting)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
-    recorder = _Recorder(trace, len(chosen), progress)
+    recorder = _Recorder(trace, len(chosen), progress, mode)
     accesses, summary, used = evaluate(network, machine, chosen, recorder.mapped, recorder.streamed)
     static = _static_rows(summary, machine)
     if static:

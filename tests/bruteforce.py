@@ -21,6 +21,20 @@ Vocabulary (as in the spec):
   the set of ``t``-elements touched by every MAC whose temporal indices of
   levels above ``i`` are the current step's, and whose spatial indices of
   levels above ``i`` are the instance's.
+
+``counting="timeloop"`` walks the same nest under timeloop-model's rules as
+DESIGN.md lists them, written from those bullets, not from
+:mod:`energysim.analysis.timeloop_rules`:
+
+* each instance remembers the last non-zero move of its tile (the shift of the
+  tile's lowest corner, per tensor coordinate); a move equal to it, or any move
+  when none is remembered, fills only the new elements and is remembered; a
+  zero move fills nothing; any other move fills the whole tile and forgets;
+* a parent instance reads once per group of children whose fills at a step are
+  equal sets (with multicast), else once per child's element;
+* every instance refills an output element it held before (there is no
+  designated sibling); its first arrival starts from zero;
+* padding is an element like any other (nothing is filtered out of level 0).
 """
 
 from __future__ import annotations
@@ -84,7 +98,10 @@ def tensor_element(tensor: Tensor, d: dict[str, int], bounds: LoopBounds) -> Ele
 class BruteForce:
     """Walks one mapped layer MAC by MAC; ``run`` returns (counts, transfers)."""
 
-    def __init__(self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy) -> None:
+    def __init__(
+        self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, counting: str = "exact"
+    ) -> None:
+        self.timeloop = counting == "timeloop"
         self.mapping = mapping
         self.hierarchy = hierarchy
         self.names = [level.level for level in mapping.levels]
@@ -126,7 +143,7 @@ class BruteForce:
         DESIGN.md: the level that holds the whole tensor never reads a padded
         element, so level 0 neither sends nor reads one.
         """
-        if tensor != "inputs" or self.bounds.input_size is None:
+        if tensor != "inputs" or self.bounds.input_size is None or self.timeloop:
             return True
         (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
         return pad_h <= element[3] < pad_h + rows and pad_w <= element[4] < pad_w + cols
@@ -180,6 +197,9 @@ class BruteForce:
     # -- weights and inputs -------------------------------------------------------------------------
 
     def read_only(self, tensor: Tensor) -> None:
+        if self.timeloop:
+            self.read_only_timeloop(tensor)
+            return
         chain = self.chain(tensor)
         for parent, child in itertools.pairwise(chain):
             multicast = self.multicasts(parent, child)
@@ -201,6 +221,40 @@ class BruteForce:
                 for news in new_by_parent.values():
                     reads = len(set().union(*news)) if multicast else sum(len(new) for new in news)
                     self.add(parent, tensor, "read", reads)
+        self.operand_reads(chain[-1], tensor)
+
+    def read_only_timeloop(self, tensor: Tensor) -> None:
+        """Fills under the stride rule; parent reads once per group of equal fill sets (multicast)."""
+        chain = self.chain(tensor)
+        for parent, child in itertools.pairwise(chain):
+            multicast = self.multicasts(parent, child)
+            held: dict[Instance, set[Element]] = {instance: set() for instance in self.instances(child)}
+            remembered: dict[Instance, tuple[int, ...] | None] = dict.fromkeys(held)
+            for step in self.steps:
+                fills_by_parent: dict[Instance, list[frozenset[Element]]] = defaultdict(list)
+                for instance in held:
+                    tile = self.tile(child, tensor, step, instance)
+                    if tile is held[instance]:
+                        continue
+                    old = held[instance]
+                    new = tile - old
+                    if old:
+                        move = tuple(
+                            a - b for a, b in zip(lowest_corner(tile), lowest_corner(old), strict=True)
+                        )
+                        if any(move):
+                            if remembered[instance] in (None, move):
+                                remembered[instance] = move
+                            else:
+                                new = set(tile)  # the stride changed: the whole tile again
+                                remembered[instance] = None
+                    held[instance] = tile
+                    self.add(child, tensor, "fill", len(new))
+                    self.add_transfers(parent, child, tensor, len(new))
+                    fills_by_parent[instance[: self.spatial_above[parent]]].append(frozenset(new))
+                for fills in fills_by_parent.values():
+                    sets = set(fills) if multicast else fills
+                    self.add(parent, tensor, "read", sum(len(fill) for fill in sets))
         self.operand_reads(chain[-1], tensor)
 
     def operand_reads(self, level: int, tensor: Tensor) -> None:
@@ -273,21 +327,35 @@ class BruteForce:
         valued: dict[Instance, set[Element]] = {instance: set() for instance in held}
         below = {instance: self.points_below(level, instance) for instance in held}
         designated = self.designated_instances(level, parent) if parent is not None else set()
+        # Timeloop mode: every element an instance ever held, and each parent instance's fills per step.
+        ever: dict[Instance, set[Element]] = {instance: set() for instance in held}
+        multicast = parent is not None and self.multicasts(parent, level)
         for step_index, step in enumerate(self.steps):
             departing: dict[Instance, set[Element]] = {}
+            refills: dict[Instance, list[frozenset[Element]]] = defaultdict(list)
             for instance in held:
                 tile = self.tile(level, tensor, step, instance)
                 if tile is not held[instance]:
                     leaving, arriving = held[instance] - tile, tile - held[instance]
+                    # Output tiles never slide: a move keeps all of the tile or none of it, so
+                    # timeloop-model's stride rule cannot refill an element still held.
+                    assert not leaving or not (held[instance] & tile), "an output tile slid"
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
-                    if parent is not None and instance in designated:
+                    if self.timeloop and parent is not None:
+                        filled = arriving & ever[instance]  # every sibling gets its running sum back
+                        self.add(level, tensor, "fill", len(filled))
+                        self.add_transfers(parent, level, tensor, len(filled))
+                        refills[instance[: self.spatial_above[parent]]].append(frozenset(filled))
+                        valued[instance] |= filled
+                    elif parent is not None and instance in designated:
                         filled = {e for e in arriving if first_step[e] < step_index}
                         self.add(level, tensor, "fill", len(filled))
                         self.add(parent, tensor, "read", len(filled))
                         self.add_transfers(parent, level, tensor, len(filled))
                         valued[instance] |= filled
+                ever[instance] |= tile
                 if innermost:
                     touched = {self.element[tensor][(step_index, point)] for point in below[instance]}
                     self.add(level, tensor, "update", len(touched))
@@ -295,6 +363,9 @@ class BruteForce:
                     self.add(level, tensor, "read", len(touched & valued[instance]))
                     valued[instance] |= touched
             if parent is not None:
+                for fills in refills.values():
+                    groups = set(fills) if multicast else fills
+                    self.add(parent, tensor, "read", sum(len(fill) for fill in groups))
                 self.drain(level, parent, departing)
         if parent is not None:
             self.drain(level, parent, held)  # at the end every tile drains
@@ -310,8 +381,16 @@ class BruteForce:
         return counts, transfers
 
 
+def lowest_corner(tile: set[Element]) -> Element:
+    """The smallest coordinate of ``tile`` along each tensor coordinate."""
+    return tuple(min(coordinates) for coordinates in zip(*tile, strict=True))
+
+
 def brute_force_counts(
-    mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy
+    mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, counting: str = "exact"
 ) -> tuple[Counts, Transfers]:
-    """Access counts and network transfers of ``mapping``, by walking every MAC (zero counts omitted)."""
-    return BruteForce(mapping, bounds, hierarchy).run()
+    """Access counts and network transfers of ``mapping``, by walking every MAC (zero counts omitted).
+
+    ``counting`` is ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules).
+    """
+    return BruteForce(mapping, bounds, hierarchy, counting).run()

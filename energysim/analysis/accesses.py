@@ -436,15 +436,17 @@ class _Planner:
                 new = size - math.prod([overlap_after_shift(t, o) for t, o in zip(tiles, shift, strict=True)])
                 for fresh in (True, False):
                     bucket = self.plan.steps[(change.position.index, fresh)]
-                    filled = 0 if fresh else designated * new
+                    filled, served = (
+                        (0, 0) if fresh else self._output_fills(parent, level, designated, instances, new)
+                    )
                     if level == innermost:
                         self._add(bucket, level, "outputs", "read", -(instances * new - filled))
                     if parent is not None:
                         self._drain(bucket, parent, level, instances * new, reduce)
                         self._add(bucket, level, "outputs", "fill", filled)
-                        self._add(bucket, parent, "outputs", "read", filled)
+                        self._add(bucket, parent, "outputs", "read", served)
                         self._transfers(bucket, parent, level, "outputs", filled)
-                        self._flow(bucket, parent, level, "outputs", "fill", filled)
+                        self._flow(bucket, parent, level, "outputs", "fill", served)
         below = self.nest.spatial_between(innermost, self.last)
         distinct = math.prod([p.factor for p in below if p.dim in RELEVANT_DIMS["outputs"]])
         steps = self.nest.time_steps * self.nest.instances_used(innermost)
@@ -454,6 +456,16 @@ class _Planner:
         everyone = self._per_burst(steps * math.prod([p.factor for p in below]))
         self._transfers(self.plan.burst, innermost, self.last, "outputs", everyone)
         self._flow(self.plan.burst, innermost, self.last, "outputs", "result", updates)
+
+    def _output_fills(
+        self, parent: int | None, level: int, designated: int, instances: int, new: int
+    ) -> tuple[int, int]:
+        """Revisited partial sums entering ``level``: (fills there, reads at the parent).
+
+        Only the designated sibling of each reduction group is filled; the
+        others start from zero (the ``timeloop`` mode overrides this).
+        """
+        return designated * new, designated * new
 
     def _drain(self, bucket: Bucket, parent: int, child: int, drained: int, reduce: int) -> None:
         self._add(bucket, parent, "outputs", "update", drained // reduce)

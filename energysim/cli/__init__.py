@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energysim._version import __version__
-from energysim.cli.commands import compare, list_shipped, roofline, run, validate
+from energysim.cli.commands import compare, counting_option, list_shipped, roofline, run, validate
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.files import display_path
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataflow", default="rs", choices=list(DATAFLOWS), help="dataflow (default: rs)"
     )
     _mapping_option(run_parser)
+    counting_option(run_parser)
     run_parser.set_defaults(run=run)
 
     compare_parser = commands.add_parser("compare", help="simulate a workload under several dataflows")
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated (default: ws,os,rs,nlr)",
     )
     _mapping_option(compare_parser)
+    counting_option(compare_parser)
     compare_parser.set_defaults(run=compare)
 
     roof = commands.add_parser("roofline", help="place each layer of a workload on the hierarchy's roofline")

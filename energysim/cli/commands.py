@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from energysim.analysis.roofline import machine_ops_per_byte, roofline_table
+from energysim.analysis.timeloop_rules import COUNTING_MODES
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping
@@ -88,6 +89,16 @@ def summary(result: Result) -> dict[str, Any]:
     return result.summary()
 
 
+def counting_option(parser: argparse.ArgumentParser) -> None:
+    """``--counting {exact,timeloop}``: how accesses are counted (DESIGN.md, "Counting semantics")."""
+    parser.add_argument(
+        "--counting",
+        default="exact",
+        choices=list(COUNTING_MODES),
+        help="exact: an ideal buffer (default); timeloop: timeloop-model's counting rules",
+    )
+
+
 def _simulate(
     args: argparse.Namespace, network: Network, hierarchy: Hierarchy, dataflow: str, trace: bool
 ) -> Result:
@@ -101,7 +112,14 @@ def _simulate(
             bar.update(1)
 
         return simulate(
-            network, hierarchy, dataflow, mapping=args.mapping, layers=layers, trace=trace, progress=advance
+            network,
+            hierarchy,
+            dataflow,
+            mapping=args.mapping,
+            layers=layers,
+            trace=trace,
+            progress=advance,
+            counting=args.counting,
         )
 
 
