@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from energysim.analysis.psums import final_writes
 from energysim.analysis.tiles import RELEVANT_DIMS, Nest
 from energysim.model.base import Tensor
 
@@ -53,6 +54,10 @@ class AccessCounts:
 
     ``counts[(level, tensor, action)]`` are elements moved; ``transfers[(level,
     tensor)]`` are deliveries over the network below ``level``.
+    ``final_writes[level]`` are the output updates of ``level`` that deliver a
+    finished output (the others move partial sums; see
+    :mod:`energysim.analysis.psums`); ``instances[level]`` are the instances
+    the mapping uses (per-instance block rounding, power gating).
     """
 
     counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
@@ -60,6 +65,8 @@ class AccessCounts:
     macs: int = 0
     mapped_macs: int = 0
     time_steps: int = 0
+    final_writes: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, int] = field(default_factory=dict)
 
     def get(self, level: str, tensor: Tensor, action: Action) -> int:
         """The count of one (level, tensor, action); 0 if none."""
@@ -94,11 +101,23 @@ class AccessPlan:
     end: Bucket
     macs: int
 
+    def empty_counts(self) -> AccessCounts:
+        """Counts of nothing yet, with what pricing needs of the plan (final writes, instances used)."""
+        return AccessCounts(
+            macs=self.macs,
+            mapped_macs=self.nest.mapped_macs,
+            time_steps=self.nest.time_steps,
+            final_writes={
+                self.names[flow.upper]: final_writes(self.nest, flow.upper)
+                for flow in self.end.flows
+                if flow.tensor == "outputs" and flow.kind == "drain"
+            },
+            instances={name: self.nest.instances_used(index) for index, name in enumerate(self.names)},
+        )
+
     def totals(self) -> AccessCounts:
         """All counts of the layer."""
-        result = AccessCounts(
-            macs=self.macs, mapped_macs=self.nest.mapped_macs, time_steps=self.nest.time_steps
-        )
+        result = self.empty_counts()
         result.add(self.start, 1)
         for key, bucket in self.steps.items():
             result.add(bucket, self.step_counts[key])
