@@ -56,13 +56,17 @@ def accesses_for(level: Level, bits: int, elements: int) -> int:
 def rounded_accesses(level: Level, bits: int, elements: int, instances: int, rounding: BlockRounding) -> int:
     """Accesses that move ``elements`` over ``instances`` instances, rounded per ``rounding``.
 
-    ``"per_instance"`` rounds each instance's share (``ceil(elements /
-    instances)`` where the share is uneven) up to whole blocks.
+    ``"per_instance"`` rounds each instance's share up to whole blocks; a count
+    that does not divide evenly is shared as evenly as it can be (some
+    instances one element more). Elements as wide as a block or wider round
+    alike either way.
     """
-    if rounding == "total" or instances <= 1 or elements <= 0:
+    if rounding == "total" or instances <= 1 or elements <= 0 or bits >= level.block_bits:
         return accesses_for(level, bits, elements)
-    share = -(-elements // instances)
-    return instances * accesses_for(level, bits, share)
+    share, larger = divmod(elements, instances)
+    return larger * accesses_for(level, bits, share + 1) + (instances - larger) * accesses_for(
+        level, bits, share
+    )
 
 
 def action_energy(level: Level, action: str) -> float:
@@ -158,13 +162,26 @@ def static_energy_pj(power_mw: float, leaking_share: float, cycles: float, clock
     return power_mw * leaking_share * 1e-3 * (cycles / clock_hz) * 1e12
 
 
-def level_static_energy_pj(level: Level, used: int, cycles: float, clock_hz: float) -> float:
-    """Leakage (pJ) of all instances of ``level``, or with ``power_gating`` of the ``used`` ones."""
-    leaking = leaking_instances(level.instances, used, level.power_gating)
+def level_static_energy_pj(
+    level: Level, used: int, cycles: float, clock_hz: float, gated: bool | None = None
+) -> float:
+    """Leakage (pJ) of ``level`` over ``cycles``: all its instances, or only the ``used`` ones.
+
+    ``gated`` None follows the level's ``power_gating``; True or False
+    overrides it (Timeloop counts only the instances a mapping uses).
+    """
+    gating = level.power_gating if gated is None else gated
+    leaking = leaking_instances(level.instances, used, gating)
     return static_energy_pj(level.static_power_mw, leaking, cycles, clock_hz)
 
 
-def compute_static_energy_pj(compute: Compute, pes_used: int, cycles: float, clock_hz: float) -> float:
-    """Leakage (pJ) of the PE array (``static_power_mw`` is the whole array's), gated to the used PEs."""
-    share = leaking_instances(compute.pes, pes_used, compute.power_gating) / compute.pes
+def compute_static_energy_pj(
+    compute: Compute, pes_used: int, cycles: float, clock_hz: float, gated: bool | None = None
+) -> float:
+    """Leakage (pJ) of the PE array (``static_power_mw`` is the whole array's), gated to the used PEs.
+
+    ``gated`` as for :func:`level_static_energy_pj`.
+    """
+    gating = compute.power_gating if gated is None else gated
+    share = leaking_instances(compute.pes, pes_used, gating) / compute.pes
     return static_energy_pj(compute.static_power_mw, share, cycles, clock_hz)
