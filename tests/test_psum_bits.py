@@ -9,11 +9,21 @@ below is derived by hand in its docstring from the loop nest.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
+import numpy as np
 import pandas as pd
 import pytest
+import value_oracle
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_value_oracle import mapped_cases
+from value_oracle import Problem, reference_outputs
 
 import energysim as es
+from energysim.analysis.accesses import count_accesses
+from energysim.analysis.psums import holds_partial_sums
+from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.model.base import TENSORS
 from energysim.model.hierarchy import Hierarchy
@@ -338,3 +348,50 @@ def test_without_psum_bits_results_are_byte_identical_to_psums_as_wide_as_output
     assert _csv(left_out) == _csv(given)
     fc8 = FCLayer.model_validate({"name": "fc", "type": "fc", "C": 4, "M": 2, "precision_bits": 8})
     assert _csv(run(fc8, _two_level(), mapping=SPILLING)) == _csv(run(_fc(8), _two_level(), mapping=SPILLING))
+
+
+# --- the rule against the value-level oracle ----------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(mapped_cases(padding=False, max_macs=300), st.integers(0, 2**16))
+def test_final_writes_are_the_writes_that_carry_the_finished_value(
+    case: tuple[Any, Hierarchy, Mapping], seed: int
+) -> None:
+    """The value-level oracle (tests/value_oracle.py) runs the schedule on positive integers.
+
+    With every product positive and no padding, a partial sum is strictly less
+    than the finished output, so a write into a level delivers a finished output
+    exactly when its value equals numpy's. Per level that receives drains, the
+    number of such writes must equal ``final_writes``; a level holds partial sums
+    (:func:`holds_partial_sums`) exactly when some write into it does not carry
+    the finished value, or when the MACs accumulate into it.
+    """
+    layer, hierarchy, mapping = case
+    problem = Problem.of(layer)
+    rng = np.random.default_rng(seed)
+    z = problem.sizes
+    weights = rng.integers(1, 4, size=(z["G"], z["M"], z["C"], z["R"], z["S"]), dtype=np.int64)
+    inputs = rng.integers(1, 4, size=(z["N"], z["G"], z["C"], *problem.input_hw), dtype=np.int64)
+    expected = reference_outputs(problem, weights, inputs)
+    writes: list[tuple[int, bool]] = []
+    original = value_oracle.Run.write_output
+
+    def recording(state: value_oracle.Run, level: int, instance: Any, element: Any, value: int) -> None:
+        writes.append((level, value == expected[element]))
+        original(state, level, instance, element, value)
+
+    with patch.object(value_oracle.Run, "write_output", recording):
+        outputs, _ = value_oracle.run(problem, hierarchy, mapping, weights, inputs)
+    np.testing.assert_array_equal(outputs, expected)
+    bounds = layer.loop_bounds
+    counts = count_accesses(mapping, bounds, hierarchy, layer.macs)
+    nest = Nest(mapping, bounds)
+    chain = [i for i, spec in enumerate(mapping.levels) if spec.keeps_tensor("outputs")]
+    for level in chain:
+        into = [finished for at, finished in writes if at == level]
+        name = mapping.levels[level].level
+        if level != chain[-1]:
+            assert counts.final_writes.get(name, 0) == sum(into), name
+        partial = level == chain[-1] or not all(into)
+        assert holds_partial_sums(nest, chain, level) == partial, name
