@@ -21,15 +21,12 @@ normalised to a MAC).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from energysim.analysis.plan import AccessCounts
+from energysim.analysis.plan import AccessCounts, BlockRounding
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Compute, Hierarchy, Level
 from energysim.model.layers import LayerBase
-
-#: Where block rounding applies: on a whole (level, tensor, action) count, or per instance.
-BlockRounding = Literal["total", "per_instance"]
 
 #: The tensor column of rows that belong to no tensor (the MACs).
 NO_TENSOR = "none"
@@ -91,13 +88,15 @@ def price(
     counts: AccessCounts,
     layer: LayerBase,
     hierarchy: Hierarchy,
-    block_rounding: BlockRounding = "total",
+    block_rounding: BlockRounding | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (level, tensor, action) with count, accesses and energy (``hierarchy.energy_unit``).
 
     ``block_rounding`` is ``"total"`` (exact mode) or ``"per_instance"``
-    (Timeloop's; the instances are ``counts.instances``, 1 where absent).
+    (Timeloop's; the instances are ``counts.instances``, 1 where absent);
+    None follows ``counts.block_rounding``.
     """
+    rounding = counts.block_rounding if block_rounding is None else block_rounding
     rows: list[dict[str, Any]] = []
     levels = {level.name: level for level in hierarchy.levels}
     order = {level.name: index for index, level in enumerate(hierarchy.levels)}
@@ -108,7 +107,7 @@ def price(
         level = levels[name]
         instances = counts.instances.get(name, 1)
         accesses = sum(
-            rounded_accesses(level, bits, part, instances, block_rounding)
+            rounded_accesses(level, bits, part, instances, rounding)
             for bits, part in width_split(counts, layer, name, tensor, action)
             if part
         )

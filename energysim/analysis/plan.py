@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Literal
 
 from energysim.analysis.psums import final_writes
 from energysim.analysis.tiles import RELEVANT_DIMS, Nest
 from energysim.model.base import Tensor
 
 Action = str  # "read" | "fill" | "update"
+#: Where block rounding applies: on a whole (level, tensor, action) count, or per instance.
+BlockRounding = Literal["total", "per_instance"]
 #: A step key: the nest position of the loop that stepped, and whether the outputs it brings are new.
 StepKey = tuple[int, bool]
 
@@ -58,6 +61,9 @@ class AccessCounts:
     finished output (the others move partial sums; see
     :mod:`energysim.analysis.psums`); ``instances[level]`` are the instances
     the mapping uses (per-instance block rounding, power gating).
+    ``block_rounding`` is how the counting mode packs elements into blocks
+    (``"total"``: exact mode; ``"per_instance"``: Timeloop's); pricing
+    follows it unless told otherwise.
     """
 
     counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
@@ -67,6 +73,7 @@ class AccessCounts:
     time_steps: int = 0
     final_writes: dict[str, int] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
+    block_rounding: BlockRounding = "total"
 
     def get(self, level: str, tensor: Tensor, action: Action) -> int:
         """The count of one (level, tensor, action); 0 if none."""
