@@ -23,6 +23,8 @@ from energysim.analysis.energy import (
     price,
     rounded_accesses,
 )
+from energysim.analysis.plan import BlockRounding
+from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import FCLayer
 from energysim.model.mapping import LevelMapping, Loop, Mapping
@@ -171,6 +173,20 @@ def test_per_instance_block_rounding() -> None:
     counts.block_rounding = "per_instance"
     assert price(counts, layer, machine) == price(counts, layer, machine, "per_instance")
     assert price(counts, layer, machine, "total") != price(counts, layer, machine)
+
+
+def test_analyze_takes_the_block_rounding_and_rejects_others() -> None:
+    """The per-instance case above through ``es.analyze``: RF weight fills 3 accesses, or 4 per instance."""
+    layer = FCLayer.model_validate({"name": "fc", "type": "fc", "C": 5, "M": 2})
+    machine = _hierarchy(rf={"access_bits": 64}, pes=2)
+    mapping = Mapping((LevelMapping("DRAM", spatial=(Loop("M", 2),)), LevelMapping("RF", (Loop("C", 5),))))
+    cases: list[tuple[BlockRounding, int]] = [("total", 3), ("per_instance", 4)]
+    for rounding, accesses in cases:
+        frame = es.analyze(layer, machine, mapping=mapping, block_rounding=rounding).accesses
+        row = frame[(frame["level"] == "RF") & (frame["tensor"] == "weights") & (frame["action"] == "fill")]
+        assert row["accesses"].tolist() == [accesses]
+    with pytest.raises(EnergySimError, match=r"block_rounding: 'per_tile' is not a block rounding; expected"):
+        es.analyze(layer, machine, mapping=mapping, block_rounding="per_tile")  # type: ignore[arg-type]
 
 
 def test_uneven_counts_are_shared_as_evenly_as_they_can_be() -> None:

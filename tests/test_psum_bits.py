@@ -25,7 +25,7 @@ from energysim.analysis.accesses import count_accesses
 from energysim.analysis.psums import holds_partial_sums
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
-from energysim.model.base import TENSORS
+from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import ConvLayer, FCLayer, LayerBase
 from energysim.model.mapping import LevelMapping, Loop, Mapping
@@ -270,7 +270,7 @@ def test_a_level_that_only_receives_finished_outputs_sizes_them_at_the_output_wi
     layer = FCLayer.model_validate(
         {"name": "fc", "type": "fc", "C": 4, "M": 4, "precision_bits": 8, "psum_bits": 32}
     )
-    keeps = ("outputs",)
+    keeps: tuple[Tensor, ...] = ("outputs",)
     finished = Mapping(
         (
             LevelMapping("DRAM", (Loop("M", 2),)),

@@ -21,9 +21,10 @@ normalised to a MAC).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from energysim.analysis.plan import AccessCounts, BlockRounding
+from energysim.errors import EnergySimError
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Compute, Hierarchy, Level
 from energysim.model.layers import LayerBase
@@ -48,6 +49,16 @@ def accesses_for(level: Level, bits: int, elements: int) -> int:
     if bits > block:
         return elements * -(-bits // block)
     return -(-elements // (block // bits))  # integers throughout: exact past 2^53, never overflows
+
+
+def block_rounding_of(value: object) -> BlockRounding:
+    """``value`` as a block rounding; an EnergySimError naming the choices otherwise."""
+    if value == "total":
+        return "total"
+    if value == "per_instance":
+        return "per_instance"
+    choices = " or ".join(repr(choice) for choice in get_args(BlockRounding))
+    raise EnergySimError(f"block_rounding: {value!r} is not a block rounding; expected {choices}")
 
 
 def rounded_accesses(level: Level, bits: int, elements: int, instances: int, rounding: BlockRounding) -> int:
