@@ -216,13 +216,17 @@ def test_block_rounding_keeps_final_writes_and_psums_apart() -> None:
 
     DRAM output updates: 2 final writes -> ceil(2 / 8) = 1 block, 2 partial
     -> ceil(2 / 4) = 1 block: 2 accesses (rounding the 4 elements together
-    at either width would give 1). Reads: 2 psums -> 1 block.
+    at either width would give 1). Reads: 2 psums -> 1 block. With 8-bit
+    psums, as wide as the outputs, the 4 pack together as before psum_bits
+    existed: ceil(4 / 8) = 1 access.
     """
     data = _two_level().model_dump()
     data["levels"][0]["access_bits"] = 64
     result = es.analyze(_fc(16), Hierarchy.model_validate(data), mapping=SPILLING)
     assert _row(result, "DRAM", "outputs", "update")["accesses"] == 2
     assert _row(result, "DRAM", "outputs", "read")["accesses"] == 1
+    same_width = es.analyze(_fc(8), Hierarchy.model_validate(data), mapping=SPILLING)
+    assert _row(same_width, "DRAM", "outputs", "update")["accesses"] == 1
 
 
 def test_the_capacity_check_sizes_partial_sums_at_psum_bits() -> None:

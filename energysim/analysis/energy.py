@@ -87,9 +87,13 @@ def action_energy(level: Level, action: str) -> float:
 def width_split(
     counts: AccessCounts, layer: LayerBase, name: str, tensor: Tensor, action: str
 ) -> list[tuple[int, int]]:
-    """``(bits, elements)`` of a count: output updates split into final writes and partial sums."""
+    """``(bits, elements)`` of a count: output updates split into final writes and partial sums.
+
+    Partial sums as wide as the outputs are not split: their blocks pack
+    together, as they did before ``psum_bits`` existed.
+    """
     count = counts.counts.get((name, tensor, action), 0)
-    if tensor != "outputs":
+    if tensor != "outputs" or layer.psum_width == layer.bits("outputs"):
         return [(layer.bits(tensor), count)]
     final = counts.final_writes.get(name, 0) if action == "update" else 0
     return [(layer.bits("outputs"), final), (layer.psum_width, count - final)]
