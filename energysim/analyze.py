@@ -10,14 +10,12 @@ Time and static energy come with the simulation engine.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from energysim.analysis.accesses import count_accesses
-from energysim.analysis.energy import block_rounding_of
-from energysim.analysis.plan import AccessCounts, BlockRounding
+from energysim.analysis.plan import AccessCounts
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
@@ -27,15 +25,13 @@ from energysim.result import Result
 
 
 def _count(
-    layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy, block_rounding: BlockRounding = "total"
+    layer: LayerBase, layer_mapping: Mapping, machine: Hierarchy
 ) -> tuple[AccessCounts, dict[str, Any]]:
     assert layer.loop_bounds is not None
     try:
-        counts = count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs)
+        return count_accesses(layer_mapping, layer.loop_bounds, machine, layer.macs), {}
     except EnergySimError as error:  # a tile too large to count: say which layer
         raise EnergySimError(f"layer {layer.name} on {machine.name}: {error}") from error
-    counts.block_rounding = block_rounding
-    return counts, {}
 
 
 def _no_columns(layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
@@ -48,7 +44,6 @@ def analyze(
     dataflow: str | None = "rs",
     mapping: MappingLike | None = None,
     layers: Sequence[str] | None = None,
-    block_rounding: BlockRounding = "total",
 ) -> Result:
     """Exact access counts and energy of ``workload`` on ``hierarchy`` (no time).
 
@@ -66,12 +61,7 @@ def analyze(
         a dict from layer name to mapping.
     layers:
         Names of the layers to analyse (default: all).
-    block_rounding:
-        ``"total"`` packs the elements of a whole count into blocks;
-        ``"per_instance"`` rounds each instance's share, as Timeloop does.
     """
-    rounding = block_rounding_of(block_rounding)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
-    count = functools.partial(_count, block_rounding=rounding)
-    accesses, summary, used = evaluate(network, machine, chosen, count, _no_columns)
+    accesses, summary, used = evaluate(network, machine, chosen, _count, _no_columns)
     return result_of(network, machine, used_dataflow, used, accesses, summary)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import energysim as es
-from energysim.analysis.accesses import count_accesses
+from energysim.analysis.accesses import count_accesses, plan_accesses
 from energysim.analysis.energy import (
     compute_static_energy_pj,
     level_static_energy_pj,
@@ -24,6 +24,7 @@ from energysim.analysis.energy import (
     rounded_accesses,
 )
 from energysim.analysis.plan import BlockRounding
+from energysim.engine import simulate_layer
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import FCLayer
@@ -175,18 +176,32 @@ def test_per_instance_block_rounding() -> None:
     assert price(counts, layer, machine, "total") != price(counts, layer, machine)
 
 
-def test_analyze_takes_the_block_rounding_and_rejects_others() -> None:
-    """The per-instance case above through ``es.analyze``: RF weight fills 3 accesses, or 4 per instance."""
+WEIGHT_FILLS = ("RF", "weights", "fill")
+
+
+def test_a_plan_carries_its_block_rounding_to_analyze_and_the_engine_and_price_rejects_others() -> None:
+    """The per-instance case above: a plan marked ``per_instance`` (as the timeloop mode will mark its
+    plans) gives counts that price RF weight fills at 4 accesses, in its totals (analyze) and in the
+    engine's counts alike; an unknown rounding is one EnergySimError naming the choices."""
     layer = FCLayer.model_validate({"name": "fc", "type": "fc", "C": 5, "M": 2})
     machine = _hierarchy(rf={"access_bits": 64}, pes=2)
     mapping = Mapping((LevelMapping("DRAM", spatial=(Loop("M", 2),)), LevelMapping("RF", (Loop("C", 5),))))
+    bounds = layer.loop_bounds
+    assert bounds is not None
+    plan = plan_accesses(mapping, bounds, machine, layer.macs)
     cases: list[tuple[BlockRounding, int]] = [("total", 3), ("per_instance", 4)]
     for rounding, accesses in cases:
-        frame = es.analyze(layer, machine, mapping=mapping, block_rounding=rounding).accesses
-        row = frame[(frame["level"] == "RF") & (frame["tensor"] == "weights") & (frame["action"] == "fill")]
-        assert row["accesses"].tolist() == [accesses]
+        plan.block_rounding = rounding
+        for counts in (plan.totals(), simulate_layer(plan, layer, machine).counts):
+            rows = price(counts, layer, machine)
+            fills = [
+                row["accesses"]
+                for row in rows
+                if (row["level"], row["tensor"], row["action"]) == WEIGHT_FILLS
+            ]
+            assert fills == [accesses], (rounding, counts.block_rounding)
     with pytest.raises(EnergySimError, match=r"block_rounding: 'per_tile' is not a block rounding; expected"):
-        es.analyze(layer, machine, mapping=mapping, block_rounding="per_tile")  # type: ignore[arg-type]
+        price(plan.totals(), layer, machine, "per_tile")  # type: ignore[arg-type]
 
 
 def test_uneven_counts_are_shared_as_evenly_as_they_can_be() -> None:

@@ -111,7 +111,7 @@ def price(
     (Timeloop's; the instances are ``counts.instances``, 1 where absent);
     None follows ``counts.block_rounding``.
     """
-    rounding = counts.block_rounding if block_rounding is None else block_rounding
+    rounding = block_rounding_of(counts.block_rounding if block_rounding is None else block_rounding)
     rows: list[dict[str, Any]] = []
     levels = {level.name: level for level in hierarchy.levels}
     order = {level.name: index for index, level in enumerate(hierarchy.levels)}

@@ -107,6 +107,8 @@ class AccessPlan:
     bursts: int
     end: Bucket
     macs: int
+    #: How the counting mode packs its counts into blocks; its counts say so to pricing.
+    block_rounding: BlockRounding = "total"
 
     def empty_counts(self) -> AccessCounts:
         """Counts of nothing yet, with what pricing needs of the plan (final writes, instances used)."""
@@ -120,6 +122,7 @@ class AccessPlan:
                 if flow.tensor == "outputs" and flow.kind == "drain"
             },
             instances={name: self.nest.instances_used(index) for index, name in enumerate(self.names)},
+            block_rounding=self.block_rounding,
         )
 
     def totals(self) -> AccessCounts:
