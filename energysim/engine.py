@@ -52,7 +52,8 @@ from typing import Any
 
 import simpy
 
-from energysim.analysis.plan import AccessCounts, AccessPlan, Bucket, Flow, StepKey
+from energysim.analysis.plan import AccessPlan, Bucket, Flow, StepKey
+from energysim.analysis.psums import flow_bits
 from energysim.folds import fold_keys
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
@@ -102,9 +103,8 @@ class LayerEngine:
         ]
         self.stats = {level.name: PortStats() for level in self.levels}
         self.trace: list[tuple[float, float, str, str, str, float]] = []
-        self.counts = AccessCounts(
-            macs=plan.macs, mapped_macs=plan.nest.mapped_macs, time_steps=plan.nest.time_steps
-        )
+        self.counts = plan.empty_counts()
+        self._totals = plan.totals()  # the widths of the output flows (partial sums or finished)
         self.steps: list[Step] = steps(plan, max_steps)
         self._flow_bytes: dict[Flow, float] = {}
         self._flow_index = _index_flows(plan)
@@ -175,7 +175,8 @@ class LayerEngine:
         moved = self._flow_bytes.get(flow)
         if moved is None:
             per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
-            moved = self._flow_bytes[flow] = per_instance * self.layer.bits(flow.tensor) / 8
+            bits = flow_bits(self.layer, self._totals, self.plan.names, flow)
+            moved = self._flow_bytes[flow] = per_instance * bits / 8
         return moved
 
     # -- transfers ----------------------------------------------------------------------------------

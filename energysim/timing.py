@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from energysim.analysis.plan import AccessCounts, AccessPlan
+from energysim.analysis.psums import mean_bits
 from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import LayerBase
@@ -160,6 +161,7 @@ def inner_bytes(
     for (name, tensor, action), count in counts.counts.items():
         index = by_name.get(name)
         if index is not None and action != "fill":
-            per_instance = count * layer.bits(tensor) / 8 / plan.nest.instances_used(index)
+            bits = mean_bits(layer, counts, name, tensor, action)
+            per_instance = count * bits / 8 / plan.nest.instances_used(index)
             moved[index][action == "update"] += per_instance
     return {index: (read, written) for index, (read, written) in moved.items()}

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Literal
 
+from energysim.analysis.psums import final_writes
 from energysim.analysis.tiles import RELEVANT_DIMS, Nest
 from energysim.model.base import Tensor
 
 Action = str  # "read" | "fill" | "update"
+#: Where block rounding applies: on a whole (level, tensor, action) count, or per instance.
+BlockRounding = Literal["total", "per_instance"]
 #: A step key: the nest position of the loop that stepped, and whether the outputs it brings are new.
 StepKey = tuple[int, bool]
 
@@ -53,6 +57,13 @@ class AccessCounts:
 
     ``counts[(level, tensor, action)]`` are elements moved; ``transfers[(level,
     tensor)]`` are deliveries over the network below ``level``.
+    ``final_writes[level]`` are the output updates of ``level`` that deliver a
+    finished output (the others move partial sums; see
+    :mod:`energysim.analysis.psums`); ``instances[level]`` are the instances
+    the mapping uses (per-instance block rounding, power gating).
+    ``block_rounding`` is how the counting mode packs elements into blocks
+    (``"total"``: exact mode; ``"per_instance"``: Timeloop's); pricing
+    follows it unless told otherwise.
     """
 
     counts: dict[tuple[str, Tensor, Action], int] = field(default_factory=lambda: defaultdict(int))
@@ -60,6 +71,9 @@ class AccessCounts:
     macs: int = 0
     mapped_macs: int = 0
     time_steps: int = 0
+    final_writes: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, int] = field(default_factory=dict)
+    block_rounding: BlockRounding = "total"
 
     def get(self, level: str, tensor: Tensor, action: Action) -> int:
         """The count of one (level, tensor, action); 0 if none."""
@@ -93,12 +107,27 @@ class AccessPlan:
     bursts: int
     end: Bucket
     macs: int
+    #: How the counting mode packs its counts into blocks; its counts say so to pricing.
+    block_rounding: BlockRounding = "total"
+
+    def empty_counts(self) -> AccessCounts:
+        """Counts of nothing yet, with what pricing needs of the plan (final writes, instances used)."""
+        return AccessCounts(
+            macs=self.macs,
+            mapped_macs=self.nest.mapped_macs,
+            time_steps=self.nest.time_steps,
+            final_writes={
+                self.names[flow.upper]: final_writes(self.nest, flow.upper)
+                for flow in self.end.flows
+                if flow.tensor == "outputs" and flow.kind == "drain"
+            },
+            instances={name: self.nest.instances_used(index) for index, name in enumerate(self.names)},
+            block_rounding=self.block_rounding,
+        )
 
     def totals(self) -> AccessCounts:
         """All counts of the layer."""
-        result = AccessCounts(
-            macs=self.macs, mapped_macs=self.nest.mapped_macs, time_steps=self.nest.time_steps
-        )
+        result = self.empty_counts()
         result.add(self.start, 1)
         for key, bucket in self.steps.items():
             result.add(bucket, self.step_counts[key])

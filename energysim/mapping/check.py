@@ -4,14 +4,18 @@ A mapping must name the hierarchy's levels in order; its factors must multiply
 to at least each loop bound; each level may keep only tensors the hardware
 level can hold (the outermost keeps all); spatial loops may not use more
 instances than the level fans out to; and every kept tile must fit its level
-(twice over where the level is double-buffered). All problems are collected
-and raised together as one :class:`~energysim.errors.EnergySimError`.
+(twice over where the level is double-buffered). A level that holds partial
+sums sizes its output tile at the layer's ``psum_bits``, one that only ever
+holds finished outputs at the output precision
+(:func:`~energysim.analysis.psums.holds_partial_sums`). All problems are
+collected and raised together as one :class:`~energysim.errors.EnergySimError`.
 """
 
 from __future__ import annotations
 
 import math
 
+from energysim.analysis.psums import holds_partial_sums
 from energysim.analysis.tiles import Nest, window_size
 from energysim.errors import EnergySimError
 from energysim.model.base import TENSORS, Tensor
@@ -56,23 +60,34 @@ def bytes_of(elements: int, bits: int) -> int:
 
 
 def tile_bytes(nest: Nest, layer: LayerBase, level_index: int, tensor: Tensor) -> int:
-    """Bytes of one tile of ``tensor`` at a level, at the layer's precision."""
+    """Bytes of one tile of ``tensor`` at a level, at the layer's precision (outputs: finished)."""
     assert layer.loop_bounds is not None
     return bytes_of(tile_elements(nest, layer.loop_bounds, level_index, tensor), layer.bits(tensor))
 
 
 def level_capacity_problems(
-    level: Level, keeps: tuple[Tensor, ...], layer: LayerBase, extents: dict[str, int]
+    level: Level,
+    keeps: tuple[Tensor, ...],
+    layer: LayerBase,
+    extents: dict[str, int],
+    outputs_bits: int | None = None,
 ) -> list[str]:
-    """Tiles with the given extents that do not fit ``level`` (keeping ``keeps``), one message each."""
+    """Tiles with the given extents that do not fit ``level`` (keeping ``keeps``), one message each.
+
+    Output elements are ``outputs_bits`` wide; by default the wider of a
+    partial sum and an output (a caller without the whole nest cannot tell which).
+    """
     bounds = layer.loop_bounds
     assert bounds is not None
     if level.unbounded:
         return []
     copies = 2 if level.double_buffered else 1
     buffering = " (double-buffered)" if copies == 2 else ""
+    if outputs_bits is None:
+        outputs_bits = max(layer.psum_width, layer.bits("outputs"))
+    widths = {tensor: outputs_bits if tensor == "outputs" else layer.bits(tensor) for tensor in keeps}
     needed = {
-        tensor: copies * bytes_of(elements_of_tile(bounds, extents, tensor), layer.bits(tensor))
+        tensor: copies * bytes_of(elements_of_tile(bounds, extents, tensor), widths[tensor])
         for tensor in keeps
     }
     if isinstance(level.size_bytes, int):
@@ -98,8 +113,11 @@ def level_capacity_problems(
 def capacity_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, nest: Nest) -> list[str]:
     """Tiles that do not fit their level, one message each."""
     problems = []
+    chain = [index for index, spec in enumerate(mapping.levels) if spec.keeps_tensor("outputs")]
     for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
-        problems += level_capacity_problems(level, spec.keeps, layer, tile_extents(nest, index))
+        psums = index in chain and holds_partial_sums(nest, chain, index)
+        bits = layer.psum_width if psums else layer.bits("outputs")
+        problems += level_capacity_problems(level, spec.keeps, layer, tile_extents(nest, index), bits)
     return problems
 
 

@@ -106,7 +106,11 @@ class Level(StrictModel):
     below, operands to the PEs) use the one, writes from below (drained
     partial sums, MAC results) the other, so neither waits for the other.
     One left out takes ``bandwidth_bytes_per_cycle``; with neither, one set
-    of ports carries both directions.
+    of ports carries both directions. ``update_energy_pj`` prices an update
+    (a partial sum written back from below, Timeloop's "update"); left out,
+    an update costs ``write_energy_pj``. With ``power_gating`` the instances
+    a layer's mapping leaves unused do not leak: static energy is
+    ``static_power_mw`` x used instances x time, not x all instances.
 
     Ranges (:mod:`energysim.model.limits`): ``size_bytes`` (each partition)
     1 to 2^60; ``instances`` 1 to 2^31; ``word_bits`` and ``access_bits`` 1 to
@@ -125,12 +129,14 @@ class Level(StrictModel):
     access_bits: Bits | None = None
     read_energy_pj: Energy
     write_energy_pj: Energy
+    update_energy_pj: Energy | None = None
     bandwidth_bytes_per_cycle: Bandwidth
     read_bandwidth_bytes_per_cycle: Bandwidth | None = None
     write_bandwidth_bytes_per_cycle: Bandwidth | None = None
     latency_cycles: LatencyCycles = 0
     ports: Ports = 1
     static_power_mw: PowerMW = 0.0
+    power_gating: bool = False
     double_buffered: bool = False
     network: Interconnect | None = None
 
@@ -171,6 +177,11 @@ class Level(StrictModel):
         """Bytes per cycle of one port for reads (``write`` False) or writes."""
         given = self.write_bandwidth_bytes_per_cycle if write else self.read_bandwidth_bytes_per_cycle
         return self.bandwidth_bytes_per_cycle if given is None else given
+
+    @property
+    def update_energy(self) -> float:
+        """Energy of one update access: ``update_energy_pj``, else the write energy."""
+        return self.write_energy_pj if self.update_energy_pj is None else self.update_energy_pj
 
     @property
     def block_bits(self) -> int:
@@ -223,7 +234,8 @@ class Compute(StrictModel):
     ``mac_energy_pj`` may be one number (for ``datatype``) or a mapping from
     datatype to energy; ``datatype`` is what the array computes in. Ranges:
     ``macs_per_cycle_per_pe`` 1 to 2^16, energies 0 to 1e12, ``static_power_mw``
-    (the whole array) 0 to 1e12.
+    (the whole array) 0 to 1e12. With ``power_gating`` only the PEs a
+    mapping uses leak (their share of ``static_power_mw``).
     """
 
     name: Name = "PE"
@@ -233,6 +245,7 @@ class Compute(StrictModel):
     mac_energy_pj: dict[Datatype, Energy]
     systolic: bool = False
     static_power_mw: PowerMW = 0.0
+    power_gating: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -116,6 +116,8 @@ class LayerBase(StrictModel):
 
     name: Name
     precision_bits: PrecisionBits = 16
+    #: Bits of a partial sum (the accumulator), 1 to 2^16; None: the output precision.
+    psum_bits: Bits | None = None
 
     @model_validator(mode="after")
     def _check_within_limits(self) -> LayerBase:
@@ -148,6 +150,11 @@ class LayerBase(StrictModel):
             return self.precision_bits
         value: int = getattr(self.precision_bits, tensor)
         return value
+
+    @property
+    def psum_width(self) -> int:
+        """Bits of a partial sum: ``psum_bits``, else the output precision."""
+        return self.bits("outputs") if self.psum_bits is None else self.psum_bits
 
     @property
     def macs(self) -> int:
@@ -482,8 +489,10 @@ Layer = Annotated[
 LAYER_TYPES: frozenset[str] = frozenset({"conv", "fc", "matmul", "pool", "eltwise", "layernorm", "softmax"})
 
 
-def inherit_precision(layer: Any, precision: Any) -> Any:
-    """A raw layer mapping with the network's precision where it has none."""
+def inherit_precision(layer: Any, precision: Any, psum_bits: Any = None) -> Any:
+    """A raw layer mapping with the network's precision (and ``psum_bits``) where it has none."""
     if isinstance(layer, dict) and "precision_bits" not in layer:
-        return {**layer, "precision_bits": precision}
+        layer = {**layer, "precision_bits": precision}
+    if isinstance(layer, dict) and psum_bits is not None and "psum_bits" not in layer:
+        layer = {**layer, "psum_bits": psum_bits}
     return layer

@@ -1,8 +1,9 @@
 """A workload: a named network of layers, as read from ``workloads/*.yaml``.
 
 A network's ``precision_bits`` is the default of its layers; a layer may
-override it, per tensor if it likes. Layer names are unique, so a layer is
-found by name: ``network["conv1"]``.
+override it, per tensor if it likes. ``psum_bits`` (the accumulator's width,
+1 to 2^16) is inherited alike; left out, partial sums are as wide as the outputs.
+Layer names are unique, so a layer is found by name: ``network["conv1"]``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from energysim.model.base import Description, Name, StrictModel, Version
+from energysim.model.base import Bits, Description, Name, StrictModel, Version
 from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
 from energysim.model.limits import MAX_LAYERS
 
 _PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
+_BITS: TypeAdapter[int] = TypeAdapter(Bits)
+
+
+def _is_valid_bits(value: Any) -> bool:
+    try:
+        _BITS.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _is_valid_precision(value: Any) -> bool:
@@ -34,6 +44,7 @@ class Network(StrictModel):
     description: Description = ""
     source: str = ""
     precision_bits: PrecisionBits = 16
+    psum_bits: Bits | None = None
     layers: tuple[Layer, ...] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -45,8 +56,14 @@ class Network(StrictModel):
                     f"layers: {len(data['layers'])} layers, more than {MAX_LAYERS:,} (MAX_LAYERS)"
                 )
             precision = data.get("precision_bits", 16)
+            psum_bits = data.get("psum_bits")
+            if not _is_valid_bits(psum_bits):
+                psum_bits = None  # its one error is enough, not one per layer
             if _is_valid_precision(precision):  # else its one error is enough, not one per layer
-                data = {**data, "layers": [inherit_precision(layer, precision) for layer in data["layers"]]}
+                data = {
+                    **data,
+                    "layers": [inherit_precision(layer, precision, psum_bits) for layer in data["layers"]],
+                }
         return data
 
     @model_validator(mode="after")
