@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energysim.analysis.energy import NO_TENSOR, access_row
+from energysim.analysis.energy import NO_TENSOR, access_row, compute_static_energy_pj, level_static_energy_pj
 from energysim.analysis.plan import AccessCounts
+from energysim.analysis.tiles import Nest
 from energysim.analysis.timeloop_rules import Counting, check_counting, plan_for
 from energysim.engine import simulate_layer
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
+from energysim.model.workload import Network
 from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
 from energysim.timing import LayerTiming, transfer_cycles
@@ -133,16 +135,43 @@ class _Recorder:
         }
 
 
-def _static_rows(summary: pd.DataFrame, machine: Hierarchy) -> list[dict[str, Any]]:
-    """Leakage of every level (all instances) and of the array, per layer."""
+def _static_rows(
+    summary: pd.DataFrame, machine: Hierarchy, network: Network, used: dict[str, Mapping], counting: Counting
+) -> list[dict[str, Any]]:
+    """Leakage of every level and of the array, per layer (power-gated ones: the used instances only).
+
+    Under ``counting="timeloop"`` every level leaks only for the instances the
+    mapping uses, as timeloop-model charges it (DESIGN, counting modes).
+    """
+    gated = True if counting == "timeloop" else None
     rows = []
-    sources = [(level.name, level.static_power_mw * level.instances) for level in machine.levels]
-    sources.append((machine.compute.name, machine.compute.static_power_mw))
-    for layer, cycles in zip(summary["layer"], summary["cycles"], strict=True):
-        seconds = cycles / machine.clock_hz
-        for name, power_mw in sources:
+    for layer, cycles, pes_used in zip(summary["layer"], summary["cycles"], summary["pes_used"], strict=True):
+        bounds, mapping = network[layer].loop_bounds, used.get(layer)
+        nest = Nest(mapping, bounds) if mapping is not None and bounds is not None else None
+        sources = [
+            (
+                level.name,
+                level.static_power_mw,
+                level_static_energy_pj(
+                    level,
+                    nest.instances_used(index) if nest else level.instances,
+                    cycles,
+                    machine.clock_hz,
+                    gated,
+                ),
+            )
+            for index, level in enumerate(machine.levels)
+        ]
+        compute = machine.compute
+        sources.append(
+            (
+                compute.name,
+                compute.static_power_mw,
+                compute_static_energy_pj(compute, int(pes_used), cycles, machine.clock_hz, gated),
+            )
+        )
+        for name, power_mw, energy_pj in sources:
             if power_mw > 0:
-                energy_pj = power_mw * 1e-3 * seconds * 1e12
                 rows.append(access_row(layer, name, NO_TENSOR, STATIC_ACTION, int(cycles), 0, energy_pj))
     return rows
 
@@ -233,7 +262,7 @@ def simulate(
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     recorder = _Recorder(trace, len(chosen), progress, mode)
     accesses, summary, used = evaluate(network, machine, chosen, recorder.mapped, recorder.streamed)
-    static = _static_rows(summary, machine)
+    static = _static_rows(summary, machine, network, used, mode)
     if static:
         accesses = pd.concat([accesses, pd.DataFrame(static, columns=ACCESS_COLUMNS)], ignore_index=True)
     return dataclasses.replace(

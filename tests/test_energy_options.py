@@ -216,3 +216,37 @@ def test_uneven_counts_are_shared_as_evenly_as_they_can_be() -> None:
     assert [rounded_accesses(rf, 16, n, 2, "total") for n in (7, 9, 10)] == [2, 3, 3]
     word = _hierarchy().levels[1]
     assert rounded_accesses(word, 32, 3, 2, "per_instance") == rounded_accesses(word, 32, 3, 2, "total") == 6
+
+
+def test_timeloop_counting_rounds_per_instance_and_leaks_only_used_instances_end_to_end() -> None:
+    """The per-instance case above, through ``es.analyze`` / ``es.simulate``.
+
+    Exact mode rounds RF weight fills on the total (ceil(10 / 4) = 3), the
+    timeloop mode per instance (2 x ceil(5 / 4) = 4), as ``buffer.cpp``'s
+    ``ComputeVectorAccesses`` does. Leakage: 4 RFs of 2 mW, the mapping uses
+    2 (DRAM spatial M2). Exact mode charges all 4 (the level is not gated);
+    timeloop mode only the 2 used, whatever the level says: the RF's static
+    energy halves for the same cycles.
+    """
+    layer = FCLayer.model_validate({"name": "fc", "type": "fc", "C": 5, "M": 2})
+    network = es.Network.model_validate({"version": 1, "name": "one-fc", "layers": [layer.model_dump()]})
+    machine = _hierarchy(rf={"access_bits": 64, "static_power_mw": 2.0}, pes=4)
+    mapping = Mapping((LevelMapping("DRAM", spatial=(Loop("M", 2),)), LevelMapping("RF", (Loop("C", 5),))))
+    fills = {
+        mode: _accesses(es.analyze(network, machine, mapping=mapping, counting=mode), *WEIGHT_FILLS)
+        for mode in ("exact", "timeloop")
+    }
+    assert fills == {"exact": 3, "timeloop": 4}
+    static = {}
+    for mode in ("exact", "timeloop"):
+        result = es.simulate(network, machine, mapping=mapping, counting=mode)
+        seconds = float(result.layers["cycles"].iloc[0]) / 1e9
+        static[mode] = _energy(result, "RF", "none", "static") / (2.0e-3 * seconds * 1e12)
+    assert static == {"exact": pytest.approx(4), "timeloop": pytest.approx(2)}
+
+
+def _accesses(result: es.Result, level: str, tensor: str, action: str) -> int:
+    frame = result.accesses
+    rows = frame[(frame["level"] == level) & (frame["tensor"] == tensor) & (frame["action"] == action)]
+    assert len(rows) == 1
+    return int(rows["accesses"].iloc[0])

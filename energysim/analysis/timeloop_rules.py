@@ -40,11 +40,13 @@ from ``exact`` by these rules, each of them from Timeloop's source (NVlabs/timel
   element's first touch by that instance.
 * **Zero padding is not special.** Timeloop's problem has no padding: the
   padded input is a tensor in memory, and DRAM reads its zeros like any element.
-* Block rounding per instance and per tile, and leakage only for the instances
-  the mapping uses (``src/model/buffer.cpp``), are pricing rules, not counts:
-  they belong to :mod:`energysim.analysis.energy` (its ``block_rounding`` and
-  power-gating options), which this mode is to select; until then its
-  energies round blocks on the totals, as the exact mode does.
+* Block rounding per instance, and leakage only for the instances the mapping
+  uses (``src/model/buffer.cpp``, ``ComputeVectorAccesses``: ``ceil(per-instance
+  count / block size)`` times the utilised instances), are pricing rules, not
+  counts: this mode sets ``plan.block_rounding = "per_instance"``, which
+  :func:`energysim.analysis.energy.price` reads, and ``simulate`` charges
+  leakage for the used instances only (its ``gated`` option). Timeloop rounds
+  each instance's total per action, not each tile transfer, and so does this mode.
 
 What ``timeloop-model`` does and this mode does not: by default it extrapolates
 each temporal loop from its first two iterations (``gExtrapolateUniformTemporal``;
@@ -286,6 +288,7 @@ def plan_for(
             planner.outputs()
         else:
             planner.read_only(tensor)
+    planner.plan.block_rounding = "per_instance"  # buffer.cpp: ceil(per-instance count / block size)
     return planner.plan
 
 
