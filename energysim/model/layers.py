@@ -46,7 +46,7 @@ from energysim.model.base import (
     bound_text,
     bounded_product,
 )
-from energysim.model.limits import MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
+from energysim.model.limits import MAX_LAYER_MACS, MAX_LAYERS, MAX_TENSOR_ELEMENTS
 
 #: One value for rows and columns alike, or ``[rows, columns]``.
 DimensionPair = Annotated[
@@ -116,6 +116,9 @@ class LayerBase(StrictModel):
 
     name: Name
     precision_bits: PrecisionBits = 16
+    #: Where the layer's input comes from when it is not the previous layer's output: earlier
+    #: layers' names, or ``external`` (see :mod:`energysim.model.shapes`, which checks it).
+    inputs: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_LAYERS)
 
     @model_validator(mode="after")
     def _check_within_limits(self) -> LayerBase:

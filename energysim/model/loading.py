@@ -8,7 +8,7 @@ from energysim.model.base import validate_file_data
 from energysim.model.files import display_path, read_yaml, resolve
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LAYER_TYPES
-from energysim.model.workload import Network
+from energysim.model.workload import Network, check_layer_shapes
 
 
 def load_hierarchy(name_or_path: str | Path | Hierarchy) -> Hierarchy:
@@ -24,4 +24,6 @@ def load_workload(name_or_path: str | Path | Network) -> Network:
     if isinstance(name_or_path, Network):
         return name_or_path
     path = resolve(name_or_path, "workloads")
-    return validate_file_data(Network, read_yaml(path), display_path(path), "workload", skip=LAYER_TYPES)
+    source = display_path(path)
+    network = validate_file_data(Network, read_yaml(path), source, "workload", skip=LAYER_TYPES)
+    return check_layer_shapes(network, source)

@@ -11,9 +11,11 @@ from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from energysim.model.base import Description, Name, StrictModel, Version
+from energysim.errors import EnergySimError
+from energysim.model.base import MAX_LISTED, Description, Name, StrictModel, Version
 from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
 from energysim.model.limits import MAX_LAYERS
+from energysim.model.shapes import shape_problems
 
 _PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
 
@@ -91,3 +93,22 @@ class Network(StrictModel):
     def total_flops(self) -> int:
         """Operations of all layers, two per MAC."""
         return sum(layer.flops for layer in self.layers)
+
+
+def check_layer_shapes(network: Network, source: str) -> Network:
+    """``network`` if each layer reads what the previous one (or its ``inputs``) writes.
+
+    The check of :mod:`energysim.model.shapes`, for networks read from a file
+    (YAML or ONNX): one error naming ``source`` lists every mismatch. A network
+    built in Python is not checked (tests and sweeps line up unrelated layers);
+    :func:`~energysim.model.shapes.shape_problems` checks one on request.
+    """
+    problems = shape_problems(network.layers)
+    if len(problems) == 1:
+        raise EnergySimError(f"{source}: invalid workload: {problems[0]}")
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            listing += f"\n  - and {len(problems) - MAX_LISTED:,} more"
+        raise EnergySimError(f"{source}: invalid workload, {len(problems)} problems:\n{listing}")
+    return network
