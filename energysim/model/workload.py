@@ -7,14 +7,14 @@ found by name: ``network["conv1"]``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, Strict, TypeAdapter, ValidationError, model_validator
 
 from energysim.errors import EnergySimError
-from energysim.model.base import MAX_LISTED, Description, Name, StrictModel, Version
+from energysim.model.base import MAX_LISTED, Description, Name, StrictModel, Version, int_range
 from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
-from energysim.model.limits import MAX_LAYERS
+from energysim.model.limits import MAX_LAYERS, MAX_ONNX_NODES
 from energysim.model.shapes import shape_problems
 
 _PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
@@ -37,6 +37,11 @@ class Network(StrictModel):
     source: str = ""
     precision_bits: PrecisionBits = 16
     layers: tuple[Layer, ...] = Field(min_length=1)
+    #: Operators of the source model that no layer stands for, with their counts: an ONNX
+    #: import with ``skip_unsupported`` lists them here, and a run's summary shows them.
+    unsupported_ops: dict[Name, Annotated[int, int_range(1, MAX_ONNX_NODES), Strict()]] = Field(
+        default_factory=dict, max_length=MAX_ONNX_NODES
+    )
 
     @model_validator(mode="before")
     @classmethod
