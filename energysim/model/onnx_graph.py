@@ -83,6 +83,17 @@ def _too_large(where: str, size: int) -> str:
     )
 
 
+def text_of(value: object) -> str:
+    """A string field of the file as text (protobuf gives bytes for one that is not UTF-8)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def label(value: object) -> str:
+    """``value`` (an operator or node name from the file) printable and at most 64 characters."""
+    shown = "".join(character if character.isprintable() else "?" for character in text_of(value)[:64])
+    return shown or "?"
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """What shape inference says of one tensor: dims (int, a symbol, or None) and element bits."""
@@ -123,7 +134,8 @@ class OnnxGraph:
     def shape(self, name: str, node: Any) -> tuple[int, ...]:
         """The dims of tensor ``name`` (read by ``node``); an error naming it if any is not known."""
         info = self.tensors.get(name)
-        where = f"{self.source}: tensor {name!r} (of node {node.name or node.op_type!r}, {node.op_type})"
+        node_name = label(node.name or node.op_type)
+        where = f"{self.source}: tensor {label(name)!r} (of node {node_name!r}, {label(node.op_type)})"
         if info is None or info.dims is None:
             raise EnergySimError(f"{where}: shape unknown after shape inference; expected fixed dims")
         for axis, dim in enumerate(info.dims):

@@ -31,11 +31,11 @@ from typing import Any
 import yaml
 
 from energysim.errors import EnergySimError
-from energysim.model.base import validate_file_data
+from energysim.model.base import MAX_LISTED, validate_file_data
 from energysim.model.files import display_path
 from energysim.model.layers import LAYER_TYPES
 from energysim.model.limits import MAX_BITS, MAX_DIMENSION, MAX_NAME_CHARS
-from energysim.model.onnx_graph import OnnxGraph, read_graph
+from energysim.model.onnx_graph import OnnxGraph, label, read_graph, text_of
 from energysim.model.onnx_layers import (
     CONVERTERS,
     METADATA_OPS,
@@ -58,9 +58,9 @@ class _Names:
         self.used: set[str] = {EXTERNAL}
 
     def name(self, node: Any, index: int) -> str:
-        own = str(node.name).strip()
+        own = text_of(node.name).strip()
         valid = 0 < len(own) <= MAX_NAME_CHARS - 8 and own.isprintable()
-        name = own if valid else f"{node.op_type.lower()[:40]}{index}"
+        name = own if valid else f"{label(node.op_type).lower()[:40]}{index}"
         unique, suffix = name, 2
         while unique in self.used:
             unique, suffix = f"{name}_{suffix}", suffix + 1
@@ -102,10 +102,18 @@ class _Importer:
                 except Unsupported as exc:
                     self._unsupported(node, f"{node.op_type} ({exc.label})")
                     continue
+                except (ArithmeticError, IndexError, TypeError, ValueError) as exc:
+                    # a malformed node that shape inference let through: one error, no traceback
+                    raise EnergySimError(
+                        f"{self.graph.source}: node {label(node.name)!r} ({label(node.op_type)}): "
+                        f"malformed: {type(exc).__name__}: {label(str(exc))}"
+                    ) from exc
                 self._add(node, index, layer)
             else:
-                label = node.op_type if domain_ok else f"{node.domain}.{node.op_type}"
-                self._unsupported(node, label)
+                self._unsupported(
+                    node,
+                    label(node.op_type if domain_ok else f"{text_of(node.domain)}.{text_of(node.op_type)}"),
+                )
 
     def _unsupported(self, node: Any, label: str) -> None:
         self.unsupported[label] += 1
@@ -189,7 +197,10 @@ def _import(
     importer = _Importer(graph, precision_bits)
     importer.run()
     where = display_path(path)
-    counts = ", ".join(f"{op} x{count}" for op, count in sorted(importer.unsupported.items()))
+    listed = sorted(importer.unsupported.items())
+    counts = ", ".join(f"{op} x{count}" for op, count in listed[:MAX_LISTED])
+    if len(listed) > MAX_LISTED:
+        counts += f" and {len(listed) - MAX_LISTED:,} more operators"
     if importer.unsupported and not skip_unsupported:
         raise EnergySimError(
             f"{where}: unsupported ONNX operators: {counts}; energysim maps {', '.join(sorted(CONVERTERS))} "
@@ -197,7 +208,8 @@ def _import(
         )
     if not importer.layers:
         raise EnergySimError(f"{where}: no node energysim can model (only views, constants or skipped ops)")
-    name = graph.name.strip() if 0 < len(graph.name.strip()) <= MAX_NAME_CHARS else path.stem[:MAX_NAME_CHARS]
+    graph_name = text_of(graph.name).strip()
+    name = graph_name if 0 < len(graph_name) <= MAX_NAME_CHARS else path.stem[:MAX_NAME_CHARS]
     data = _network_data(importer, name or "onnx-model", path.name, graph.opset)
     network = validate_file_data(Network, data, where, "workload", skip=LAYER_TYPES)
     return check_layer_shapes(network, where), counts
