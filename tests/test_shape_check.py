@@ -6,10 +6,11 @@ the test; one ``pytest.raises`` per rule, and the marker ``inputs`` that lifts i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WriteYaml, shipped_yaml, workload_error
+from conftest import REPOSITORY_ROOT, WriteYaml, shipped_yaml, workload_error
 
 import energysim as es
 from energysim.cli import main
@@ -120,3 +121,15 @@ def test_validate_command_reports_a_mismatch_in_one_line(
     stderr = capsys.readouterr().err
     assert stderr.count("\n") == 1
     assert "previous layer 'a' writes 16 channels" in stderr
+
+
+def test_readme_workload_example_loads(tmp_path: Path) -> None:
+    """The README's "Writing your own workload" file passes the check as written (markers included)."""
+    text = (REPOSITORY_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Writing your own workload") :]
+    block = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", 8)]
+    path = tmp_path / "my-net.yaml"
+    path.write_text(block)
+    network = es.load_workload(path)
+    assert network["add"].inputs == ("conv1", "dw")
+    assert network["fc"].C == 64 * 56 * 56
