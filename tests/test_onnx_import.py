@@ -413,3 +413,137 @@ def test_workload_yaml_of_shipped_networks_loads_back_equal(tmp_path: Path, name
     path = tmp_path / "copy.yaml"
     path.write_text(workload_yaml(network))
     assert es.load_workload(path) == network
+
+
+def _external_weight(name: str, dims: list[int]) -> Any:
+    """An initializer whose data is in a file that does not exist: only its shape is ever read."""
+    tensor = onnx.TensorProto(name=name, data_type=FLOAT, dims=dims, data_location=TensorProto.EXTERNAL)
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "weights-that-are-not-there.bin"
+    return tensor
+
+
+class _Builder:
+    """Nodes and weights of a CNN built conv by conv (batch norm folded away, as in an eval export)."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.weights: list[Any] = [
+            helper.make_tensor("zero", FLOAT, [], [0.0]),
+            helper.make_tensor("six", FLOAT, [], [6.0]),
+        ]
+
+    def conv(
+        self, x: str, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, act: str = ""
+    ) -> str:
+        name = f"conv{len(self.weights)}"
+        self.weights.append(_external_weight(f"{name}_w", [c_out, c_in // groups, k, k]))
+        self.nodes.append(
+            helper.make_node(
+                "Conv",
+                [x, f"{name}_w"],
+                [name],
+                name=name,
+                strides=[stride] * 2,
+                pads=[k // 2] * 4,
+                group=groups,
+            )
+        )
+        if act == "relu":
+            self.nodes.append(helper.make_node("Relu", [name], [f"{name}_a"], name=f"{name}_relu"))
+        elif act == "relu6":
+            self.nodes.append(
+                helper.make_node("Clip", [name, "zero", "six"], [f"{name}_a"], name=f"{name}_relu6")
+            )
+        return f"{name}_a" if act else name
+
+    def add(self, a: str, b: str, relu: bool) -> str:
+        name = f"add{len(self.nodes)}"
+        self.nodes.append(helper.make_node("Add", [a, b], [name], name=name))
+        if not relu:
+            return name
+        self.nodes.append(helper.make_node("Relu", [name], [f"{name}_a"], name=f"{name}_relu"))
+        return f"{name}_a"
+
+    def save(self, x: str, channels: int, path: Path, batch: Any = 1) -> Path:
+        self.nodes += [
+            helper.make_node("GlobalAveragePool", [x], ["gap"], name="gap"),
+            helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
+            helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], name="fc", transB=1),
+        ]
+        self.weights += [_external_weight("fc_w", [1000, channels]), _external_weight("fc_b", [1000])]
+        graph = helper.make_graph(
+            self.nodes, path.stem, [_input("x", [batch, 3, 224, 224])], [_input("y", None)], self.weights
+        )
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return path
+
+
+def resnet50_v15(path: Path) -> Path:
+    """torchvision's ResNet-50 (v1.5: stride 2 in the 3x3 conv of a downsampling block), symbolic batch."""
+    net = _Builder()
+    x = net.conv("x", 3, 64, 7, 2, act="relu")
+    net.nodes.append(
+        helper.make_node("MaxPool", [x], ["pool"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)
+    )
+    x, c_in = "pool", 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for block in range(blocks):
+            s = stride if block == 0 else 1
+            y = net.conv(x, c_in, width, 1, act="relu")
+            y = net.conv(y, width, width, 3, s, act="relu")
+            y = net.conv(y, width, 4 * width, 1)
+            shortcut = net.conv(x, c_in, 4 * width, 1, s) if block == 0 else x
+            x, c_in = net.add(y, shortcut, relu=True), 4 * width
+    return net.save(x, c_in, path, batch="batch")
+
+
+def mobilenet_v2(path: Path) -> Path:
+    """torchvision's MobileNetV2 1.0 (Sandler et al., Table 2: t, c, n, s), ReLU6 as Clip."""
+    net = _Builder()
+    x, c_in = net.conv("x", 3, 32, 3, 2, act="relu6"), 32
+    for t, c, n, s in (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ):
+        for index in range(n):
+            stride, hidden = (s if index == 0 else 1), c_in * t
+            y = net.conv(x, c_in, hidden, 1, act="relu6") if t != 1 else x
+            y = net.conv(y, hidden, hidden, 3, stride, groups=hidden, act="relu6")
+            y = net.conv(y, hidden, c, 1)
+            x, c_in = (net.add(x, y, relu=False) if stride == 1 and c_in == c else y), c
+    return net.save(net.conv(x, c_in, 1280, 1, act="relu6"), 1280, path)
+
+
+def test_resnet50_v15_graph_matches_the_model_card_and_the_shipped_yaml(tmp_path: Path) -> None:
+    """torchvision's model card: 25,557,032 parameters, 4.09 GFLOPS (MACs). Its parameters include
+    batch norm's weight and bias on every conv output channel: 64 + 3 x (64 + 64 + 256) + 256 +
+    4 x (128 + 128 + 512) + 512 + 6 x (256 + 256 + 1024) + 1024 + 3 x (512 + 512 + 2048) + 2048
+    = 26,560 channels, so conv and fc weights are 25,557,032 - 2 x 26,560 = 25,503,912. MACs: the
+    shipped v1 file plus 3 x the first 1x1 conv of conv3_1, conv4_1 and conv5_1 (v1.5 runs them at
+    4x the outputs): 3,857,974,248 + 9 x 25,690,112 = 4,089,185,256. Weight data is external and
+    absent (never read); the symbolic batch is fixed by batch=1."""
+    network = es.load_workload(resnet50_v15(tmp_path / "resnet50.onnx"), batch=1)
+    assert network.total_weights == 25_557_032 - 2 * 26_560
+    assert network.total_macs == 3_857_974_248 + 9 * 25_690_112
+    assert network.total_macs == pytest.approx(4.09e9, rel=0.002)
+    assert len(network.layers) == 53 + 1 + 49 + 16 + 1 + 1  # convs, pool, relus, adds, gap, fc
+
+
+def test_mobilenet_v2_graph_matches_the_model_card_and_the_shipped_yaml(tmp_path: Path) -> None:
+    """torchvision's model card: 3,504,872 parameters, 0.30 GFLOPS. Batch norm follows every conv:
+    2 x 17,056 of those parameters (17,056 = the conv output channels, summed by the test), so
+    3,504,872 - 34,112 = 3,470,760 weights; the shipped file (the paper's Table 2) has exactly those
+    weights and 300,775,272 MACs."""
+    network = es.load_workload(mobilenet_v2(tmp_path / "mobilenet_v2.onnx"))
+    channels = sum(layer.M for layer in network.layers if layer.type == "conv")
+    assert channels == 17_056
+    assert network.total_weights == 3_504_872 - 2 * channels
+    shipped = es.load_workload("mobilenet-v2")
+    assert (network.total_macs, network.total_weights) == (shipped.total_macs, shipped.total_weights)
+    assert network.total_macs == pytest.approx(0.30e9, rel=0.01)
