@@ -338,6 +338,10 @@ def test_import_command_writes_yaml_and_never_overwrites(tmp_path: Path) -> None
     assert main(["import", str(model), "--out", str(out), "--force"]) == 0
     assert es.load_workload(out).precision_bits == 32
     assert sorted(os.listdir(tmp_path)) == ["model.onnx", "net.yaml"]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as any file the user makes
+    assert main(["import", str(model), "--out", str(tmp_path)]) == 2  # a folder: refused
 
 
 def test_run_command_on_onnx_reports_skipped_ops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -186,12 +187,14 @@ def import_model(args: argparse.Namespace) -> None:
         raise EnergySimError(f"--out {display_path(out)}: {what}; expected a new .yaml file name")
     network = load_workload(args.model, **_onnx_options(args))
     text = workload_yaml(network)
-    staged = out.with_name(f".{out.name}.energysim-tmp")
+    descriptor, staged = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name[:100]}.", suffix=".tmp")
     try:
-        staged.write_text(text, encoding="utf-8")
-        os.replace(staged, out)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(staged, 0o666 & ~_umask())
+        os.replace(staged, out)  # whole or not at all
     finally:
-        staged.unlink(missing_ok=True)
+        Path(staged).unlink(missing_ok=True)
     if not args.quiet:
         print(
             f"{display_path(out)}: workload {network.name}, {len(network.layers)} layers, "
@@ -199,6 +202,12 @@ def import_model(args: argparse.Namespace) -> None:
         )
         if network.unsupported_ops:
             print(f"not modelled (--skip-unsupported): {_unsupported_text(network)}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def compare(args: argparse.Namespace) -> None:
