@@ -551,3 +551,27 @@ def test_mobilenet_v2_graph_matches_the_model_card_and_the_shipped_yaml(tmp_path
     shipped = es.load_workload("mobilenet-v2")
     assert (network.total_macs, network.total_weights) == (shipped.total_macs, shipped.total_weights)
     assert network.total_macs == pytest.approx(0.30e9, rel=0.01)
+
+
+def test_shape_arithmetic_is_folded_not_a_layer(tmp_path: Path) -> None:
+    """An exporter's dynamic reshape: Shape -> Gather -> Unsqueeze -> Concat builds [1, 8, 4, 8]
+    for a Reshape. Those nodes move no data on the accelerator: the only layer is the ReLU, over
+    1 x 8 x 4 x 8 = 256 elements, and nothing is unsupported."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero_index"], ["batch"], axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"]),
+        helper.make_node("Concat", ["batch1", "tail"], ["new_shape"], axis=0),
+        helper.make_node("Reshape", ["x", "new_shape"], ["heads"]),
+        helper.make_node("Relu", ["heads"], ["y"], name="relu"),
+    ]
+    weights = [
+        helper.make_tensor("zero_index", TensorProto.INT64, [], [0]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("tail", TensorProto.INT64, [3], [8, 4, 8]),
+    ]
+    path = _save(tmp_path, nodes, [_input("x", [1, 8, 32])], [_input("y", None)], weights)
+    network = es.load_workload(path)
+    assert network.layer_names == ["relu"]
+    assert network["relu"].size == 256
+    assert network.unsupported_ops == {}

@@ -86,16 +86,18 @@ class _Importer:
         #: tensor name -> (producing layer or None, reshaped by a view since)
         self.producers: dict[str, tuple[str | None, bool]] = {}
         self.names = _Names()
+        #: tensors that hold shapes or constants computed from constants (no data moves for them)
+        self.metadata: set[str] = set()
 
     def run(self) -> None:
         for index, node in enumerate(self.graph.nodes):
             domain_ok = node.domain in ("", "ai.onnx")
-            if domain_ok and node.op_type in VIEW_OPS and node.input:
+            if self._computes_metadata(node, domain_ok):
+                self.metadata.update(node.output)
+            elif domain_ok and node.op_type in VIEW_OPS and node.input:
                 source = self.producers.get(node.input[0], (None, False))
                 for output in node.output:
                     self.producers[output] = (source[0], True)
-            elif domain_ok and node.op_type in METADATA_OPS:
-                continue
             elif domain_ok and node.op_type in CONVERTERS:
                 try:
                     layer = CONVERTERS[node.op_type](node, self.graph)
@@ -114,6 +116,14 @@ class _Importer:
                     node,
                     label(node.op_type if domain_ok else f"{text_of(node.domain)}.{text_of(node.op_type)}"),
                 )
+
+    def _computes_metadata(self, node: Any, domain_ok: bool) -> bool:
+        """A node that makes shapes or constants (Shape, Constant, or any op on those only:
+        the Gather/Concat chain that builds a Reshape's shape): folded away, not a layer."""
+        if domain_ok and node.op_type in METADATA_OPS:
+            return True
+        inputs = [name for name in node.input if name]
+        return bool(inputs) and all(name in self.metadata or name in self.graph.constants for name in inputs)
 
     def _unsupported(self, node: Any, label: str) -> None:
         self.unsupported[label] += 1

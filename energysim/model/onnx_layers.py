@@ -30,8 +30,10 @@ which :mod:`energysim.model.onnx_import` adds. The mapping:
   ``axis``; ``Softmax`` -> ``softmax``.
 * ``Concat`` and ``Transpose`` move data: ``eltwise`` ``copy`` of the output.
   ``Reshape``, ``Flatten``, ``Squeeze``, ``Unsqueeze``, ``Identity`` and
-  ``Dropout`` are views (no layer); ``Constant`` and ``Shape`` only make
-  constants and metadata (no layer). Anything else is unsupported.
+  ``Dropout`` are views (no layer); ``Constant`` and ``Shape``, and any node
+  whose inputs are all constants or shapes (the ``Gather``/``Concat`` chain an
+  exporter builds for a ``Reshape``), only make constants and metadata, folded
+  before the accelerator runs (no layer). Anything else is unsupported.
 """
 
 from __future__ import annotations
