@@ -575,3 +575,24 @@ def test_shape_arithmetic_is_folded_not_a_layer(tmp_path: Path) -> None:
     assert network.layer_names == ["relu"]
     assert network["relu"].size == 256
     assert network.unsupported_ops == {}
+
+
+@pytest.mark.parametrize(
+    ("a_dims", "b_dims", "b_constant", "expected"),
+    [
+        # a vector times a batch of 3 matrices 4 x 5: 3 products of (1 x 4) x (4 x 5) = 60 MACs
+        ([4], [3, 4, 5], False, ("matmul", 60)),
+        # [2, 1, 6, 4] x [3, 4, 5] broadcasts to 2 x 3 products of (6 x 4) x (4 x 5): 6 x 120 = 720
+        ([2, 1, 6, 4], [3, 4, 5], False, ("matmul", 720)),
+        # a constant on the right: an fc of N = 2 x 6 rows, C = 4, M = 5: 240 MACs
+        ([2, 6, 4], [4, 5], True, ("fc", 240)),
+    ],
+)
+def test_matmul_broadcasting(
+    tmp_path: Path, a_dims: list[int], b_dims: list[int], b_constant: bool, expected: tuple[str, int]
+) -> None:
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")]
+    inputs = [_input("a", a_dims)] + ([] if b_constant else [_input("b", b_dims)])
+    weights = [_weight("b", b_dims)] if b_constant else []
+    layer = es.load_workload(_save(tmp_path, nodes, inputs, [_input("y", None)], weights))["mm"]
+    assert (layer.type, layer.macs) == expected

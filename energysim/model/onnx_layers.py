@@ -193,13 +193,20 @@ def _fc_or_matmul(
     m, k, n = a_shape[-2], a_shape[-1], b_shape[-1]
     if b_shape[-2] != k:
         raise EnergySimError(f"{graph.source}: node {node.name!r}: inner dims {k} and {b_shape[-2]} differ")
-    batch = math.prod(graph.shape(node.output[0], node)[:-2])
+    batch = _broadcast_batch(a_shape[:-2], b_shape[:-2])
     if b in graph.constants and len(b_shape) == 2:
         return {"type": "fc", "N": batch * m, "C": k, "M": n, "bias": bias}
     if a in graph.constants and len(a_shape) == 2 and b not in graph.constants:
         return {"type": "fc", "N": batch * n, "C": k, "M": m, "bias": bias}  # (B^T A^T)^T
     operand = "weights" if b in graph.constants else "activations"
     return {"type": "matmul", "batch": batch, "m": m, "k": k, "n": n, "b_operand": operand, "bias": bias}
+
+
+def _broadcast_batch(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """Products in numpy's broadcast of the batch dims ``a`` and ``b`` (aligned on the right)."""
+    width = max(len(a), len(b))
+    padded_a, padded_b = (1,) * (width - len(a)) + a, (1,) * (width - len(b)) + b
+    return math.prod(max(x, y) for x, y in zip(padded_a, padded_b, strict=True))
 
 
 def gemm(node: Any, graph: OnnxGraph) -> RawLayer:
