@@ -331,6 +331,9 @@ def test_import_command_writes_yaml_and_never_overwrites(tmp_path: Path) -> None
     assert main(["import", str(model), "--out", str(out), "--precision", "8"]) == 0
     loaded = es.load_workload(out)
     assert loaded.total_macs == 65_536 + 18_432 + 32_768 + 36_864
+    assert "  # dw: ONNX input 16 x 16, pads (begin, end) (0, 1) x (0, 1): written as H x W = 17 x 17" in (
+        out.read_text()
+    )
     assert loaded.precision_bits == 8
     out.write_text("mine\n")
     assert main(["import", str(model), "--out", str(out)]) == 2

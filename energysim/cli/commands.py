@@ -33,7 +33,7 @@ from energysim.model.files import (
 )
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
-from energysim.model.onnx_import import workload_yaml
+from energysim.model.onnx_import import onnx_workload_yaml
 from energysim.model.workload import Network
 from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
@@ -185,8 +185,7 @@ def import_model(args: argparse.Namespace) -> None:
     if out.is_dir() or (out.exists() and not args.force):
         what = "a folder" if out.is_dir() else "a file that exists (--force replaces it)"
         raise EnergySimError(f"--out {display_path(out)}: {what}; expected a new .yaml file name")
-    network = load_workload(args.model, **_onnx_options(args))
-    text = workload_yaml(network)
+    network, text = onnx_workload_yaml(args.model, **_onnx_options(args))
     descriptor, staged = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name[:100]}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

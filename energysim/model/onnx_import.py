@@ -39,6 +39,7 @@ from energysim.model.onnx_graph import OnnxGraph, label, read_graph, text_of
 from energysim.model.onnx_layers import (
     CONVERTERS,
     METADATA_OPS,
+    NOTE,
     VIEW_OPS,
     RawLayer,
     Unsupported,
@@ -86,6 +87,8 @@ class _Importer:
         #: tensor name -> (producing layer or None, reshaped by a view since)
         self.producers: dict[str, tuple[str | None, bool]] = {}
         self.names = _Names()
+        #: layer name -> what the import approximated there (a comment in the YAML)
+        self.notes: dict[str, str] = {}
         #: tensors that hold shapes or constants computed from constants (no data moves for them)
         self.metadata: set[str] = set()
 
@@ -132,6 +135,8 @@ class _Importer:
 
     def _add(self, node: Any, index: int, layer: RawLayer) -> None:
         name = self.names.name(node, index)
+        if NOTE in layer:
+            self.notes[name] = layer.pop(NOTE)
         sources = self._sources(node, layer)
         previous = self.layers[-1]["name"] if self.layers else None
         marked: dict[str, Any] = {"name": name}
@@ -198,9 +203,21 @@ def load_onnx(
     return network
 
 
+def onnx_workload_yaml(
+    path: str | Path,
+    precision_bits: int | None = None,
+    skip_unsupported: bool = False,
+    batch: int | None = None,
+) -> tuple[Network, str]:
+    """The workload of the ONNX model at ``path`` and its YAML text, with a comment on each
+    layer the import approximated (asymmetric padding)."""
+    network, notes = _import(Path(path), precision_bits, skip_unsupported, batch)
+    return network, workload_yaml(network, notes)
+
+
 def _import(
     path: Path, precision_bits: int | None, skip_unsupported: bool, batch: int | None
-) -> tuple[Network, str]:
+) -> tuple[Network, dict[str, str]]:
     _check_option(precision_bits, "precision_bits (--precision)", MAX_BITS)
     _check_option(batch, "batch (--batch)", MAX_DIMENSION)
     graph = read_graph(path, batch)
@@ -222,7 +239,7 @@ def _import(
     name = graph_name if 0 < len(graph_name) <= MAX_NAME_CHARS else path.stem[:MAX_NAME_CHARS]
     data = _network_data(importer, name or "onnx-model", path.name, graph.opset)
     network = validate_file_data(Network, data, where, "workload", skip=LAYER_TYPES)
-    return check_layer_shapes(network, where), counts
+    return check_layer_shapes(network, where), importer.notes
 
 
 def _network_data(importer: _Importer, name: str, file_name: str, opset: int) -> dict[str, Any]:
@@ -244,11 +261,11 @@ def _network_data(importer: _Importer, name: str, file_name: str, opset: int) ->
     }
 
 
-def workload_yaml(network: Network) -> str:
+def workload_yaml(network: Network, notes: dict[str, str] | None = None) -> str:
     """``network`` as workload YAML text, one flow mapping per layer; it loads back equal.
 
     Fields at their defaults are left out, and a layer's precision when it is
-    the network's.
+    the network's; ``notes`` (layer name -> text) become a comment above the layer.
     """
     head: dict[str, Any] = {
         "version": 1,
@@ -268,6 +285,8 @@ def workload_yaml(network: Network) -> str:
             fields["precision_bits"] = _plain(layer.precision_bits)
         fields = {"name": fields.pop("name"), "type": fields.pop("type"), **fields}
         text = yaml.safe_dump(fields, sort_keys=False, default_flow_style=True, width=10**6).strip()
+        if notes and layer.name in notes:
+            lines.append(f"  # {label(layer.name)}: {notes[layer.name]}")
         lines.append(f"  - {text}")
     return "\n".join(lines) + "\n"
 

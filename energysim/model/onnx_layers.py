@@ -46,6 +46,8 @@ from energysim.errors import EnergySimError
 from energysim.model.onnx_graph import OnnxGraph
 
 RawLayer = dict[str, Any]
+#: Key of a raw layer's note for the reader of the imported YAML (not a layer field).
+NOTE = "_note"
 Converter = Callable[[Any, OnnxGraph], RawLayer]
 
 #: Operators that only reinterpret a tensor's shape: their output is their first input.
@@ -150,6 +152,13 @@ def _window(node: Any, graph: OnnxGraph, kernel: list[int]) -> RawLayer:
     fields.update({"H": sizes[0], "W": sizes[1], "R": kernel[0], "S": kernel[1]})
     for key, pair in (("stride", strides), ("padding", paddings), ("dilation", dilations)):
         fields[key] = pair[0] if pair[0] == pair[1] else list(pair)
+    real = tuple(x_shape[2:])
+    if tuple(sizes) != real or pads[:2] != pads[2:]:
+        begins_ends = f"({pads[0]}, {pads[2]}) x ({pads[1]}, {pads[3]})"
+        fields[NOTE] = (
+            f"ONNX input {real[0]} x {real[1]}, pads (begin, end) {begins_ends}: written as "
+            f"H x W = {sizes[0]} x {sizes[1]} with symmetric padding (energysim/model/onnx_layers.py)"
+        )
     return fields
 
 
