@@ -187,6 +187,24 @@ def _set_batch(model: Any, batch: int) -> None:
             dims[0].dim_value = batch  # clears dim_param (a oneof)
 
 
+#: Initializers with more elements than this lose their values before shape inference:
+#: only a small tensor (a Reshape's target shape, an axis list) can decide a shape.
+_SHAPE_TENSOR_ELEMENTS = 64
+
+
+def _drop_weight_values(model: Any) -> None:
+    """Drop the values of large initializers (weights) in place: shape inference copies the
+    whole model, and only the dims and types of weights matter (102 MB of ResNet-50 weights
+    cost a second otherwise)."""
+    value_fields = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data")
+    for tensor in model.graph.initializer:
+        if math.prod(tensor.dims) > _SHAPE_TENSOR_ELEMENTS:
+            for field in value_fields:
+                tensor.ClearField(field)
+            del tensor.external_data[:]
+            tensor.data_location = 0  # DEFAULT: nothing outside the file to look for
+
+
 def read_graph(path: Path, batch: int | None) -> OnnxGraph:
     """Read, bound and shape-infer the ONNX model at ``path``."""
     onnx = import_onnx()
@@ -204,6 +222,7 @@ def read_graph(path: Path, batch: int | None) -> OnnxGraph:
         )
     if batch is not None:
         _set_batch(model, batch)
+    _drop_weight_values(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError...
