@@ -134,19 +134,26 @@ class OnnxGraph:
     def shape(self, name: str, node: Any) -> tuple[int, ...]:
         """The dims of tensor ``name`` (read by ``node``); an error naming it if any is not known."""
         info = self.tensors.get(name)
+        if info is not None and info.dims is not None:
+            dims = info.dims
+            if all(isinstance(dim, int) and 1 <= dim <= MAX_DIMENSION for dim in dims):
+                return tuple(int(dim) for dim in dims if isinstance(dim, int))
+        raise EnergySimError(self._shape_problem(name, node, info))
+
+    def _shape_problem(self, name: str, node: Any, info: TensorInfo | None) -> str:
         node_name = label(node.name or node.op_type)
         where = f"{self.source}: tensor {label(name)!r} (of node {node_name!r}, {label(node.op_type)})"
         if info is None or info.dims is None:
-            raise EnergySimError(f"{where}: shape unknown after shape inference; expected fixed dims")
+            return f"{where}: shape unknown after shape inference; expected fixed dims"
         for axis, dim in enumerate(info.dims):
             if isinstance(dim, str):
                 hint = "; give a batch size (--batch, batch=)" if name in self.graph_inputs else ""
-                raise EnergySimError(f"{where}: dim {axis} is symbolic ({dim!r}){hint}")
+                return f"{where}: dim {axis} is symbolic ({label(dim)!r}){hint}"
             if dim is None:
-                raise EnergySimError(f"{where}: dim {axis} is unknown; expected fixed dims")
+                return f"{where}: dim {axis} is unknown; expected fixed dims"
             if not 1 <= dim <= MAX_DIMENSION:
-                raise EnergySimError(f"{where}: dim {axis} is {dim}; expected 1 to 2^31 (MAX_DIMENSION)")
-        return tuple(int(dim) for dim in info.dims if isinstance(dim, int))
+                break
+        return f"{where}: dim {axis} is {dim}; expected 1 to 2^31 (MAX_DIMENSION)"
 
     def elements(self, name: str, node: Any) -> int:
         """Elements of tensor ``name``."""

@@ -83,6 +83,7 @@ class _Importer:
         self.graph = graph
         self.precision_bits = precision_bits
         self.layers: list[RawLayer] = []
+        self.kinds: dict[str, str] = {}  # layer name -> type
         self.unsupported: Counter[str] = Counter()
         #: tensor name -> (producing layer or None, reshaped by a view since)
         self.producers: dict[str, tuple[str | None, bool]] = {}
@@ -145,6 +146,7 @@ class _Importer:
         marked.update(layer)
         marked["precision_bits"] = self._precision(node, layer)
         self.layers.append(marked)
+        self.kinds[name] = layer["type"]
         for output in node.output:
             self.producers[output] = (name, False)
 
@@ -157,7 +159,6 @@ class _Importer:
             producers = [self.producers.get(tensor, (None, False))[0] for tensor in names]
             return [EXTERNAL] if None in producers else [name for name in producers if name]
         out_elements = self.graph.elements(node.output[0], node)
-        kinds = {entry["name"]: entry["type"] for entry in self.layers}
         sources: list[str] = []
         for tensor in names:
             producer, reshaped = self.producers.get(tensor, (None, False))
@@ -165,7 +166,7 @@ class _Importer:
             operand = layer["type"] == "eltwise" and layer["op"] != "copy"
             if (
                 producer is None
-                or (channel_reader and (reshaped or kinds[producer] in ("fc", "matmul")))
+                or (channel_reader and (reshaped or self.kinds[producer] in ("fc", "matmul")))
                 or (operand and self.graph.elements(tensor, node) != out_elements)  # broadcast
             ):
                 producer = EXTERNAL  # the check cannot follow it (and skips this layer)
