@@ -599,3 +599,40 @@ def test_matmul_broadcasting(
     weights = [_weight("b", b_dims)] if b_constant else []
     layer = es.load_workload(_save(tmp_path, nodes, inputs, [_input("y", None)], weights))["mm"]
     assert (layer.type, layer.macs) == expected
+
+
+def test_concat_is_a_copy_and_the_next_conv_reads_its_channels(tmp_path: Path) -> None:
+    """Two 1x1 convs of x [1, 4, 8, 8] to 6 and 10 channels, concatenated on channels (a copy of
+    16 x 8 x 8 = 1,024 elements, reading 6 x 64 + 10 x 64 = 1,024), then a 1x1 conv of C = 16
+    to 2: 16 x 2 x 64 = 2,048 MACs. The second conv reads x, not the first: a marker."""
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["a"], name="a"),
+        helper.make_node("Conv", ["x", "wb"], ["b"], name="b"),
+        helper.make_node("Concat", ["a", "b"], ["cat"], name="cat", axis=1),
+        helper.make_node("Conv", ["cat", "wc"], ["y"], name="c"),
+    ]
+    weights = [_weight("wa", [6, 4, 1, 1]), _weight("wb", [10, 4, 1, 1]), _weight("wc", [2, 16, 1, 1])]
+    network = es.load_workload(
+        _save(tmp_path, nodes, [_input("x", [1, 4, 8, 8])], [_input("y", None)], weights)
+    )
+    cat = network["cat"]
+    assert (cat.op, cat.inputs, cat.elements("inputs"), cat.elements("outputs")) == (
+        "copy",
+        ("a", "b"),
+        1_024,
+        1_024,
+    )
+    assert network["b"].inputs == ("external",)
+    assert (network["c"].C, network["c"].macs) == (16, 2_048)
+
+
+def test_pool_ceil_mode_is_extra_end_padding(tmp_path: Path) -> None:
+    """AveragePool 2x2/2 with ceil_mode on 7 x 7 gives ceil(5 / 2) + 1 = 4 x 4 outputs; written as
+    H = W = 8 without padding ((8 - 2) / 2 + 1 = 4): 2 channels x 16 outputs x 4 = 128 operations."""
+    nodes = [
+        helper.make_node(
+            "AveragePool", ["x"], ["y"], name="p", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1
+        )
+    ]
+    pool = es.load_workload(_save(tmp_path, nodes, [_input("x", [1, 2, 7, 7])], [_input("y", None)], []))["p"]
+    assert (pool.mode, pool.H, pool.padding, pool.output_rows_cols, pool.flops) == ("avg", 8, 0, (4, 4), 128)
