@@ -636,3 +636,12 @@ def test_pool_ceil_mode_is_extra_end_padding(tmp_path: Path) -> None:
     ]
     pool = es.load_workload(_save(tmp_path, nodes, [_input("x", [1, 2, 7, 7])], [_input("y", None)], []))["p"]
     assert (pool.mode, pool.H, pool.padding, pool.output_rows_cols, pool.flops) == ("avg", 8, 0, (4, 4), 128)
+
+
+def test_symbolic_sequence_length_is_named_and_batch_does_not_fix_it(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    path = _save(tmp_path, nodes, [_input("x", ["batch", "sequence", 32])], [_input("y", None)], [])
+    with pytest.raises(
+        es.EnergySimError, match=r"tensor 'y'.*dim 1 is symbolic \('sequence'\); export the model"
+    ):
+        es.load_workload(path, batch=1)

@@ -147,8 +147,9 @@ class OnnxGraph:
             return f"{where}: shape unknown after shape inference; expected fixed dims"
         for axis, dim in enumerate(info.dims):
             if isinstance(dim, str):
-                hint = "; give a batch size (--batch, batch=)" if name in self.graph_inputs else ""
-                return f"{where}: dim {axis} is symbolic ({label(dim)!r}){hint}"
+                batch = axis == 0 and name in self.graph_inputs
+                hint = "give a batch size (--batch, batch=)" if batch else "export the model with fixed sizes"
+                return f"{where}: dim {axis} is symbolic ({label(dim)!r}); {hint}"
             if dim is None:
                 return f"{where}: dim {axis} is unknown; expected fixed dims"
             if not 1 <= dim <= MAX_DIMENSION:
