@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energysim._version import __version__
-from energysim.cli.commands import compare, counting_option, list_shipped, roofline, run, validate
+from energysim.cli.commands import (
+    compare,
+    counting_option,
+    import_model,
+    list_shipped,
+    roofline,
+    run,
+    validate,
+)
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.files import display_path
@@ -25,7 +33,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
-    parser.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
+    parser.add_argument("workload", metavar="WORKLOAD", help="shipped workload name, YAML path or .onnx path")
     parser.add_argument("--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path")
     parser.add_argument("--layer", action="append", metavar="NAME", help="only this layer (repeatable)")
     if out:
@@ -50,6 +58,21 @@ def _mapping_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _onnx_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ONNX models (a WORKLOAD path ending in .onnx)")
+    group.add_argument(
+        "--precision", type=int, metavar="BITS", help="bits of every tensor (an fp32 model for int8 hardware)"
+    )
+    group.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="leave out operators energysim does not model, and list them in the result",
+    )
+    group.add_argument(
+        "--batch", type=int, metavar="N", help="the batch size of a model whose batch is symbolic"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``energysim`` command."""
     parser = argparse.ArgumentParser(
@@ -68,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _mapping_option(run_parser)
     counting_option(run_parser)
+    _onnx_options(run_parser)
     run_parser.set_defaults(run=run)
 
     compare_parser = commands.add_parser("compare", help="simulate a workload under several dataflows")
@@ -102,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="for a mapping file: check its factors against the layer it names in W",
     )
     check.set_defaults(run=validate)
+
+    importer = commands.add_parser("import", help="import an ONNX model as an editable workload YAML file")
+    importer.add_argument("model", metavar="MODEL", help="an .onnx file")
+    importer.add_argument(
+        "--out", required=True, metavar="FILE", help="the workload YAML to write (a new file)"
+    )
+    importer.add_argument("--force", action="store_true", help="replace --out if it exists")
+    importer.add_argument("--quiet", action="store_true", help="print nothing")
+    _onnx_options(importer)
+    importer.set_defaults(run=import_model)
     return parser
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,17 @@ from energysim.mapping.check import check_mapping
 from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.energy_tables import ENERGY_TABLES
-from energysim.model.files import ShippedKind, is_regular_file, read_yaml, shipped_dir, shipped_names
+from energysim.model.files import (
+    ShippedKind,
+    display_path,
+    is_regular_file,
+    read_yaml,
+    shipped_dir,
+    shipped_names,
+)
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
+from energysim.model.onnx_import import onnx_workload_yaml
 from energysim.model.workload import Network
 from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
@@ -85,8 +95,14 @@ def format_table(frame: pd.DataFrame) -> str:
 
 
 def summary(result: Result) -> dict[str, Any]:
-    """The headline numbers of a result, for people and for --json (energies in ``energy_unit``)."""
-    return result.summary()
+    """The headline numbers of a result, for people and for --json (energies in ``energy_unit``).
+
+    With the operators an ONNX import left out (``unsupported_ops``), when there are any.
+    """
+    headline = result.summary()
+    if result.workload.unsupported_ops:
+        headline["unsupported_ops"] = dict(result.workload.unsupported_ops)
+    return headline
 
 
 def counting_option(parser: argparse.ArgumentParser) -> None:
@@ -144,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
     """Simulate; print a compact table and a summary; with --out write CSVs, figures, summary.json."""
     out = _output_folder(args)
     hierarchy = load_hierarchy(args.hierarchy)
-    network = load_workload(args.workload)
+    network = load_workload(args.workload, **_onnx_options(args))
     result = _simulate(args, network, hierarchy, args.dataflow, trace=out is not None)
     if out is not None:
         figures: dict[str, Callable[[], Figure]] = {
@@ -166,6 +182,49 @@ def run(args: argparse.Namespace) -> None:
         table.columns = ["level", f"energy ({energy_unit(result)})", "%"]
         print(format_table(table))
         print(explain(result))
+        if result.workload.unsupported_ops:
+            print(f"not modelled (--skip-unsupported): {_unsupported_text(result.workload)}")
+
+
+def _onnx_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ONNX import options of ``run`` and ``import`` (--precision, --skip-unsupported, --batch)."""
+    return {"precision_bits": args.precision, "skip_unsupported": args.skip_unsupported, "batch": args.batch}
+
+
+def _unsupported_text(network: Network) -> str:
+    return ", ".join(f"{op} x{count}" for op, count in network.unsupported_ops.items())
+
+
+def import_model(args: argparse.Namespace) -> None:
+    """Import an ONNX model and write it as workload YAML to --out (a new file, or --force)."""
+    if not str(args.model).lower().endswith(".onnx"):
+        raise EnergySimError(f"{display_path(args.model)}: expected an .onnx model file")
+    out = Path(args.out)
+    if out.is_dir() or (out.exists() and not args.force):
+        what = "a folder" if out.is_dir() else "a file that exists (--force replaces it)"
+        raise EnergySimError(f"--out {display_path(out)}: {what}; expected a new .yaml file name")
+    network, text = onnx_workload_yaml(args.model, **_onnx_options(args))
+    descriptor, staged = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name[:100]}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(staged, 0o666 & ~_umask())
+        os.replace(staged, out)  # whole or not at all
+    finally:
+        Path(staged).unlink(missing_ok=True)
+    if not args.quiet:
+        print(
+            f"{display_path(out)}: workload {network.name}, {len(network.layers)} layers, "
+            f"{network.total_macs:,} MACs, {network.total_weights:,} weights"
+        )
+        if network.unsupported_ops:
+            print(f"not modelled (--skip-unsupported): {_unsupported_text(network)}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def compare(args: argparse.Namespace) -> None:

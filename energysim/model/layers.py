@@ -46,7 +46,7 @@ from energysim.model.base import (
     bound_text,
     bounded_product,
 )
-from energysim.model.limits import MAX_LAYER_MACS, MAX_TENSOR_ELEMENTS
+from energysim.model.limits import MAX_LAYER_MACS, MAX_LAYERS, MAX_TENSOR_ELEMENTS
 
 #: One value for rows and columns alike, or ``[rows, columns]``.
 DimensionPair = Annotated[
@@ -118,6 +118,9 @@ class LayerBase(StrictModel):
     precision_bits: PrecisionBits = 16
     #: Bits of a partial sum (the accumulator), 1 to 2^16; None: the output precision.
     psum_bits: Bits | None = None
+    #: Where the layer's input comes from when it is not the previous layer's output: earlier
+    #: layers' names, or ``external`` (see :mod:`energysim.model.shapes`, which checks it).
+    inputs: tuple[Name, ...] | None = Field(default=None, min_length=1, max_length=MAX_LAYERS)
 
     @model_validator(mode="after")
     def _check_within_limits(self) -> LayerBase:

@@ -68,3 +68,10 @@ MAX_POWER_MW = 1e12
 #: (a stride and a dilation with no common structure, over a huge tile). Regular cases (one
 #: dimension, an injective stride, a sliding window) cost a few intervals whatever the sizes.
 MAX_TILE_INTERVALS = 1 << 16
+
+# --- ONNX models (energysim.model.onnx_import) -----------------------------------------------------
+#: Largest ONNX file read (bytes): protobuf's own ceiling for one message (2 GiB). Weights
+#: stored as external data are never read (only shapes and types are needed).
+MAX_ONNX_FILE_BYTES = 1 << 31
+#: Nodes of an ONNX graph (ResNet-50 exports to about 120, a BERT-base encoder to about 1,000).
+MAX_ONNX_NODES = 100_000

@@ -8,13 +8,15 @@ Layer names are unique, so a layer is found by name: ``network["conv1"]``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, Strict, TypeAdapter, ValidationError, model_validator
 
-from energysim.model.base import Bits, Description, Name, StrictModel, Version
+from energysim.errors import EnergySimError
+from energysim.model.base import MAX_LISTED, Bits, Description, Name, StrictModel, Version, int_range
 from energysim.model.layers import Layer, Precision, PrecisionBits, inherit_precision
-from energysim.model.limits import MAX_LAYERS
+from energysim.model.limits import MAX_LAYERS, MAX_ONNX_NODES
+from energysim.model.shapes import shape_problems
 
 _PRECISION: TypeAdapter[int | Precision] = TypeAdapter(PrecisionBits)
 _BITS: TypeAdapter[int] = TypeAdapter(Bits)
@@ -46,6 +48,11 @@ class Network(StrictModel):
     precision_bits: PrecisionBits = 16
     psum_bits: Bits | None = None
     layers: tuple[Layer, ...] = Field(min_length=1)
+    #: Operators of the source model that no layer stands for, with their counts: an ONNX
+    #: import with ``skip_unsupported`` lists them here, and a run's summary shows them.
+    unsupported_ops: dict[Name, Annotated[int, int_range(1, MAX_ONNX_NODES), Strict()]] = Field(
+        default_factory=dict, max_length=MAX_ONNX_NODES
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -108,3 +115,22 @@ class Network(StrictModel):
     def total_flops(self) -> int:
         """Operations of all layers, two per MAC."""
         return sum(layer.flops for layer in self.layers)
+
+
+def check_layer_shapes(network: Network, source: str) -> Network:
+    """``network`` if each layer reads what the previous one (or its ``inputs``) writes.
+
+    The check of :mod:`energysim.model.shapes`, for networks read from a file
+    (YAML or ONNX): one error naming ``source`` lists every mismatch. A network
+    built in Python is not checked (tests and sweeps line up unrelated layers);
+    :func:`~energysim.model.shapes.shape_problems` checks one on request.
+    """
+    problems = shape_problems(network.layers)
+    if len(problems) == 1:
+        raise EnergySimError(f"{source}: invalid workload: {problems[0]}")
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            listing += f"\n  - and {len(problems) - MAX_LISTED:,} more"
+        raise EnergySimError(f"{source}: invalid workload, {len(problems)} problems:\n{listing}")
+    return network
