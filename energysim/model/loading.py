@@ -20,8 +20,12 @@ def load_hierarchy(name_or_path: str | Path | Hierarchy) -> Hierarchy:
 
 
 def load_workload(name_or_path: str | Path | Network) -> Network:
-    """A network by shipped name (``"alexnet"``) or YAML path; a Network passes through."""
+    """A network by shipped name (``"alexnet"``), YAML path or SCALE-Sim CSV; a Network passes through."""
     if isinstance(name_or_path, Network):
         return name_or_path
+    if str(name_or_path).endswith(".csv"):  # a SCALE-Sim topology; the reader sits above model/
+        from energysim.interop.scalesim import load_topology
+
+        return load_topology(name_or_path)
     path = resolve(name_or_path, "workloads")
     return validate_file_data(Network, read_yaml(path), display_path(path), "workload", skip=LAYER_TYPES)
