@@ -60,6 +60,9 @@ class FlatArch:
     components: list[Component] = field(default_factory=list)
     fanouts: dict[str, str] = field(default_factory=dict)
     system_attributes: dict[str, Any] = field(default_factory=dict)
+    #: (YAML path, attributes) of every container (v0.3 subtree, v0.4 !Container): Accelergy
+    #: hands them down to the components inside.
+    containers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _mesh(source: Source, spatial: Any, path: str) -> tuple[int, int]:
@@ -122,6 +125,7 @@ def _flatten_v4(source: Source, nodes: list[Any], flat: FlatArch, path: str, sca
         mesh_x *= step_x
         attributes = source.mapping(node.get("attributes", {}), f"{where}.attributes")
         if tag == "Container":
+            flat.containers.append((f"{where}.attributes", attributes))
             if not flat.components and not flat.system_attributes:
                 flat.name, flat.system_attributes = name, attributes
             if step_x * step_y > 1:
@@ -141,6 +145,7 @@ def _flatten_v3(
     attributes = source.mapping(tree.get("attributes", {}), f"{path}.attributes")
     if not flat.components and not flat.system_attributes and not flat.name:
         flat.name, flat.system_attributes = name, attributes
+    flat.containers.append((f"{path}.attributes", attributes))
     instances = _scaled(source, scale[0] * count, f"{path}.name")
     mesh_x = scale[1] * count if "meshX" not in attributes else source.integer(attributes["meshX"], path)
     for index, raw in enumerate(source.sequence(tree.get("local", []), f"{path}.local")):

@@ -13,6 +13,7 @@ in the actions' arguments gives the clock.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from energysim.interop.timeloop_arch import EXTRA, Component
@@ -23,31 +24,38 @@ _TRAILING_RANGE = re.compile(r"\[\d{1,12}\.\.\d{1,12}\]$")
 _COMPUTE_ACTIONS = ("compute", "mac_random", "multiply_accumulate", "mac")
 
 
-def _energy(source: Source, table: dict[str, float], action: str, component: Component) -> float:
+@dataclass(frozen=True)
+class Ert:
+    """An ERT file: component name -> action -> energy (pJ), the clock it states (GHz, if any), its source."""
+
+    tables: dict[str, dict[str, float]]
+    clock_ghz: float | None
+    source: Source
+
+
+def _energy(ert: Ert, table: dict[str, float], action: str, component: Component) -> float:
     if action not in table:
-        raise source.error(
+        raise ert.source.error(
             f"ERT {component.name}", f"no {action!r} action (actions: {', '.join(sorted(table))})"
         )
     return table[action]
 
 
-def _table(source: Source, component: Component, ert: dict[str, dict[str, float]]) -> dict[str, float]:
-    if component.name not in ert:
-        raise source.error(
-            "ERT", f"no table for component {component.name} (tables: {', '.join(sorted(ert))})"
+def _table(component: Component, ert: Ert) -> dict[str, float]:
+    if component.name not in ert.tables:
+        raise ert.source.error(
+            "ERT", f"no table for component {component.name} (tables: {', '.join(sorted(ert.tables))})"
         )
-    return ert[component.name]
+    return ert.tables[component.name]
 
 
-def level_energies(
-    source: Source, component: Component, ert: dict[str, dict[str, float]], clock_ghz: float
-) -> dict[str, float]:
+def level_energies(component: Component, ert: Ert, clock_ghz: float) -> dict[str, float]:
     """read, write energies and leakage of a storage component from its ERT table."""
-    table = _table(source, component, ert)
-    read, write = _energy(source, table, "read", component), _energy(source, table, "write", component)
+    table = _table(component, ert)
+    read, write = _energy(ert, table, "read", component), _energy(ert, table, "write", component)
     update = table.get("update", write)
     if update != write:
-        source.warn(
+        ert.source.warn(
             f"ERT {component.name}",
             f"update energy {update:g} differs from write {write:g}: energysim prices updates as writes",
         )
@@ -58,14 +66,12 @@ def level_energies(
     return energies
 
 
-def compute_energies(
-    source: Source, component: Component, ert: dict[str, dict[str, float]], clock_ghz: float
-) -> tuple[float, float | None]:
+def compute_energies(component: Component, ert: Ert, clock_ghz: float) -> tuple[float, float | None]:
     """The MAC's energy (pJ) and the whole array's leakage (mW), None when it has none."""
-    table = _table(source, component, ert)
+    table = _table(component, ert)
     action = next((name for name in _COMPUTE_ACTIONS if name in table), None)
     if action is None:
-        raise source.error(
+        raise ert.source.error(
             f"ERT {component.name}",
             f"no compute action ({', '.join(_COMPUTE_ACTIONS)}); actions: {', '.join(sorted(table))}",
         )
@@ -73,8 +79,8 @@ def compute_energies(
     return table[action], (leak * clock_ghz * component.instances if leak else None)
 
 
-def read_ert(source: Source, data: Any) -> tuple[dict[str, dict[str, float]], float | None]:
-    """An ERT file as component name -> action -> energy (pJ), and the clock (GHz) it states, if any."""
+def read_ert(source: Source, data: Any) -> Ert:
+    """An ERT file: its tables by component name, and the clock its cycle time states, if any."""
     top = source.mapping(data, "file")
     ert = source.mapping(top.get("ERT"), "ERT")
     tables: dict[str, dict[str, float]] = {}
@@ -105,5 +111,4 @@ def read_ert(source: Source, data: Any) -> tuple[dict[str, dict[str, float]], fl
                     f"{max(energies):g} pJ",
                 )
         tables[name] = {action_name: max(energies) for action_name, energies in actions.items()}
-    clock = None if not cycle_seconds else 1e-9 / cycle_seconds
-    return tables, clock
+    return Ert(tables, None if not cycle_seconds else 1e-9 / cycle_seconds, source)

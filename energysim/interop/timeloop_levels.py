@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from energysim.interop.timeloop_arch import EXTRA, Component, FlatArch, is_compute, storage_kind
-from energysim.interop.timeloop_ert import compute_energies, level_energies
+from energysim.interop.timeloop_ert import Ert, compute_energies, level_energies
 from energysim.interop.timeloop_values import Source
 from energysim.model.base import TENSORS, validate_file_data
 from energysim.model.hierarchy import Hierarchy
@@ -51,17 +51,16 @@ def _attribute(component: Component, *names: str) -> Any:
     return None
 
 
-def _unlisted(source: Source, component: Component, ert: bool) -> None:
-    names = [str(name) for name in component.attributes if not str(name).startswith(EXTRA)]
+def _unlisted(source: Source, path: str, attributes: dict[str, Any], ert: bool) -> None:
+    """Warn of the attributes no energysim field holds, and of Accelergy's when it does not price."""
+    names = [str(name) for name in attributes if not str(name).startswith(EXTRA)]
     unknown = sorted(name for name in names if name not in _USED | _ACCELERGY)
     if unknown:
-        source.warn(
-            f"{component.path}.attributes", f"{', '.join(unknown)}: not modelled by energysim (ignored)"
-        )
+        source.warn(path, f"{', '.join(unknown)}: not modelled by energysim (ignored)")
     priced = sorted(name for name in names if name in _ACCELERGY)
     if priced and not ert:
         source.warn(
-            f"{component.path}.attributes",
+            path,
             f"{', '.join(priced)}: Accelergy prices with these; without --ert energysim uses its "
             f"{DEFAULT_ENERGY_TABLE} energy table instead",
         )
@@ -167,10 +166,9 @@ def _bandwidths(source: Source, component: Component, word_bits: int, width: int
     }
 
 
-def build_hierarchy(
-    source: Source, flat: FlatArch, ert: dict[str, dict[str, float]] | None, clock_ghz: float | None
-) -> Hierarchy:
-    """The hierarchy of a flattened architecture; ``ert`` maps component name -> action -> energy."""
+def build_hierarchy(source: Source, flat: FlatArch, ert: Ert | None) -> Hierarchy:
+    """The hierarchy of a flattened architecture, priced by ``ert`` (else by the default energy table)."""
+    clock_ghz = None if ert is None else ert.clock_ghz
     if not flat.components or not is_compute(flat.components[-1]):
         raise source.error(
             "architecture", "the innermost component must be the MAC (class intmac, fpmac, ...)"
@@ -185,10 +183,12 @@ def build_hierarchy(
     if not storage:
         raise source.error("architecture", "no storage level above the MAC")
     system = flat.system_attributes
+    for path, attributes in flat.containers:
+        _unlisted(source, path, attributes, ert is not None)
     levels = []
     for component in storage:
-        _unlisted(source, component, ert is not None)
-        energies = None if ert is None else level_energies(source, component, ert, clock_ghz or 1.0)
+        _unlisted(source, f"{component.path}.attributes", component.attributes, ert is not None)
+        energies = None if ert is None else level_energies(component, ert, clock_ghz or 1.0)
         levels.append(storage_level(source, component, energies))
     _default_networks(levels, storage, last)
     data: dict[str, Any] = {
@@ -226,13 +226,11 @@ def _default_networks(levels: list[dict[str, Any]], storage: list[Component], ma
             level["network"] = {"multicast": True, "transfer_energy_pj": 0.0}
 
 
-def compute_spec(
-    source: Source, component: Component, ert: dict[str, dict[str, float]] | None, clock_ghz: float
-) -> dict[str, Any]:
+def compute_spec(source: Source, component: Component, ert: Ert | None, clock_ghz: float) -> dict[str, Any]:
     """The PE array: instances / meshX rows of meshX columns, datatype from the MAC's class and width."""
     attributes = component.attributes
     path = f"{component.path}.attributes"
-    _unlisted(source, component, ert is not None)
+    _unlisted(source, f"{component.path}.attributes", component.attributes, ert is not None)
     if component.instances % component.mesh_x:
         raise source.error(path, f"{component.instances} MACs do not fill rows of meshX = {component.mesh_x}")
     width = _attribute(component, "datawidth", "multiplier_width", "word-bits") or 16
@@ -253,7 +251,7 @@ def compute_spec(
         key.removeprefix(prefix): value for key, value in attributes.items() if key.startswith(prefix)
     }
     if ert is not None:
-        energies[datatype], leak_mw = compute_energies(source, component, ert, clock_ghz)
+        energies[datatype], leak_mw = compute_energies(component, ert, clock_ghz)
         if leak_mw is not None:
             spec["static_power_mw"] = leak_mw
     if energies:

@@ -69,13 +69,12 @@ def from_timeloop(
     :class:`EnergySimError` naming the file and the field.
     """
     warnings: list[str] = []
-    energy_table, clock = None, None
+    table = None
     if ert is not None:
-        ert_source = Source(display_path(ert), warnings)
-        energy_table, clock = read_ert(ert_source, read_timeloop_yaml(ert))
+        table = read_ert(Source(display_path(ert), warnings), read_timeloop_yaml(ert))
     arch_source = Source(display_path(arch), warnings)
     flat = flatten_architecture(arch_source, read_timeloop_yaml(arch))
-    hierarchy = build_hierarchy(arch_source, flat, energy_table, clock)
+    hierarchy = build_hierarchy(arch_source, flat, table)
     problem_source = Source(display_path(problem), warnings)
     layer = read_problem(
         problem_source, read_timeloop_yaml(problem), _layer_name(Path(problem)), hierarchy.levels[0].word_bits
