@@ -542,6 +542,8 @@ def test_export_refuses_layers_timeloops_cnn_layer_cannot_describe(
             "factors: R=3 P=1 K=2 C=32\n    permutation: PRK",
             "does not place C",
         ),
+        ("map", "permutation: RPKC", "permutation: RPKX", r"mapping\[3\]\.permutation: dimension X"),
+        ("arch", "RegisterFile[0..15]", "RegisterFile[0..99999999999]", r"instance range .* 2147483648"),
         (
             "map",
             "target: RegisterFile",

@@ -45,7 +45,10 @@ def _loops(
                 f"dimension {dim}: not one of the CNN layer's ({', '.join(DIMENSION_NAMES)})",
             )
         ours[DIMENSION_NAMES[dim]] = factor
-    order = [DIMENSION_NAMES.get(dim, dim) for dim in permutation or []]
+    strange = [dim for dim in permutation or [] if dim not in DIMENSION_NAMES]
+    if strange:
+        raise source.error(f"{path}.permutation", f"dimension {strange[0]}: not one of the CNN layer's")
+    order = [DIMENSION_NAMES[dim] for dim in permutation or []]
     missing = [dim for dim, factor in ours.items() if factor > 1 and dim not in order]
     if permutation is not None and missing:
         raise source.error(
