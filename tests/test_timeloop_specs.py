@@ -310,7 +310,8 @@ def test_v04_spec_with_ert_imports_as_worked_by_hand(tmp_path: Path) -> None:
 
 def test_inter_container_spatial_target_and_parallel_siblings(tmp_path: Path) -> None:
     """Timeloop's generated target name ``inter_PE_spatial`` is the container PE;
-    ``!Parallel`` registers become a chain (outermost first), with a warning."""
+    ``!Parallel`` registers become a chain (outermost first), with a warning; a
+    ``!Nothing`` placeholder (as in Timeloop's simba_like example) is skipped, listed."""
     arch = ARCH_V4.replace(
         "  - !Component\n    name: mac\n",
         "  - !Parallel\n    nodes:\n    - !Component\n      name: wreg\n      class: storage\n"
@@ -319,6 +320,7 @@ def test_inter_container_spatial_target_and_parallel_siblings(tmp_path: Path) ->
         "    - !Component\n      name: oreg\n      class: storage\n"
         "      attributes: {depth: 1, width: 16, datawidth: 16}\n"
         "      constraints: {dataspace: {keep: [Outputs]}}\n"
+        "    - !Nothing {constraints: {dataspace: {keep: [Inputs]}}}\n"
         "  - !Component\n    name: mac\n",
     )
     mapping = MAP_V4.replace("target: PE,", "target: inter_PE_spatial,")
@@ -329,6 +331,7 @@ def test_inter_container_spatial_target_and_parallel_siblings(tmp_path: Path) ->
     assert spec.mapping is not None
     assert [(loop.dim, loop.factor) for loop in spec.mapping.levels[1].spatial] == [("M", 8)]
     assert any("!Parallel siblings become a chain" in warning for warning in spec.warnings)
+    assert any("nodes[2]: !Nothing: a placeholder" in warning for warning in spec.warnings)
 
 
 # --- the vendored example and Timeloop's own counts --------------------------------------------------

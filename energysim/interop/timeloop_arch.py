@@ -9,7 +9,8 @@ fan-out point of the storage level above it (a mapping's spatial directive may
 target it). A v0.4 ``constraints.dataspace`` keep/bypass is the level's keeps.
 
 What Timeloop can say and energysim cannot is an error (branching subtrees,
-an unknown node tag) or a listed warning (``!Parallel`` siblings, which become
+an unknown node tag) or a listed warning (``!Nothing`` placeholders, skipped;
+``!Parallel`` siblings, which become
 a chain with bypasses as Timeloop itself flattens them; mapper constraints;
 keys no energysim field holds). :mod:`energysim.interop.timeloop_levels` turns
 the chain into a hierarchy.
@@ -108,6 +109,11 @@ def _flatten_v4(source: Source, nodes: list[Any], flat: FlatArch, path: str, sca
                 "dataspace constraint keeps (as Timeloop flattens them); energysim has no side-by-side "
                 "levels",
             )
+        if tag == "Nothing":
+            source.warn(
+                where, "!Nothing: a placeholder node that stores nothing; energysim has no level for it"
+            )
+            continue
         if tag in ("Hierarchical", "Parallel"):
             sub = source.sequence(node.get("nodes", []), f"{where}.nodes")
             _flatten_v4(source, sub, flat, f"{where}.nodes", (instances, mesh_x))

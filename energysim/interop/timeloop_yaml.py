@@ -1,11 +1,11 @@
 """Reading Timeloop's YAML files with energysim's bounded loader, plus v0.4's node tags.
 
 Timeloop's v0.4 architecture marks its nodes with local tags (``!Container``,
-``!Component``, ``!Parallel``, ``!Hierarchical``). energysim's own loader
+``!Component``, ``!Parallel``, ``!Hierarchical``, ``!Nothing``). energysim's own loader
 (:mod:`energysim.model.files`) rejects every tag beyond YAML's JSON-like core,
 and stays so: this variant shares its reader, composer and bounds (file size,
 depth, node count with aliases counted at every use, number length, duplicate
-keys) and adds only those four tags, for Timeloop files only. A tagged node
+keys) and adds only those five tags, for Timeloop files only. A tagged node
 becomes a plain mapping with one more key, :data:`NODE_TAG`, holding the tag's
 name (``"Container"``); any other tag is still an error with its line.
 """
@@ -34,7 +34,7 @@ from energysim.model.files import (
 #: The key a tagged v0.4 node's mapping gets, holding its tag's name.
 NODE_TAG = "!tag"
 #: The node tags of Timeloop's v0.4 architecture.
-TIMELOOP_TAGS = ("Container", "Component", "Parallel", "Hierarchical")
+TIMELOOP_TAGS = ("Container", "Component", "Parallel", "Hierarchical", "Nothing")
 
 
 class _TimeloopConstructor(_CoreConstructor):
