@@ -77,7 +77,11 @@ def read_mapping(source: Source, data: Any, hierarchy: Hierarchy, fanouts: dict[
         kind = directive.get("type")
         level = _level_of(source, target, kind, names, fanouts, f"{path}.target")
         if kind in ("bypass", "datatype"):
-            keeps[level] = _keeps(source, directive, path)
+            kept = _keeps(source, directive, path)
+            if level == target:
+                keeps[level] = kept
+            elif kept:
+                source.warn(path, f"{target} is a fan-out, not a storage: it keeps nothing (ignored)")
             continue
         factors = source.factors(directive.get("factors", []), f"{path}.factors")
         if kind == "temporal":
@@ -136,9 +140,7 @@ def _level_of(
     if target in names:
         return target
     container = target.removeprefix("inter_").removesuffix("_spatial")
-    if container in fanouts and kind in ("spatial", "temporal", "bypass", "datatype"):
-        if kind in ("bypass", "datatype"):
-            return ""  # a container keeps nothing: its keep/bypass says nothing energysim needs
+    if container in fanouts:
         return fanouts[container]
     raise source.error(path, f"{target!r} is not a storage level of the architecture ({', '.join(names)})")
 
