@@ -433,6 +433,30 @@ def test_export_then_import_gives_the_same_objects(tmp_path: Path, hierarchy_nam
     assert spec.warnings == ()
 
 
+def test_fc_layer_round_trips_and_a_matmul_comes_back_as_its_fc(tmp_path: Path) -> None:
+    """P = Q = R = S = 1 with unit strides is Timeloop's way to say fc; a matmul A (m x k) x B
+    (k x n) is the same nest with N = m, C = k, M = n, so it returns as that fc layer."""
+    layers = Network.model_validate(
+        {
+            "version": 1,
+            "name": "t",
+            "layers": [
+                {"type": "fc", "name": "fc", "N": 4, "C": 64, "M": 16, "precision_bits": 8},
+                {"type": "matmul", "name": "mm", "m": 4, "k": 64, "n": 16},
+            ],
+        }
+    ).layers
+    hierarchy = es.load_hierarchy("edge-npu")
+    back = []
+    for layer in layers:
+        files, _ = to_timeloop(hierarchy, layer, es.build_mapping(layer, hierarchy, "ws"))
+        for name, data in files.items():
+            (tmp_path / name).write_text(dump_yaml(data))
+        back.append(from_timeloop(tmp_path / "arch.yaml", tmp_path / "problem.yaml").layer)
+    assert back[0] == layers[0]
+    assert (back[1].type, back[1].name, back[1].loop_bounds) == ("fc", "mm", layers[1].loop_bounds)
+
+
 def test_export_lists_what_timeloop_cannot_say() -> None:
     """Eyeriss: MAC-units, a multicast network, per-tensor RF partitions (448 + 24 + 48 = 520 B);
     a padded layer with a bias."""
