@@ -279,9 +279,11 @@ def test_v04_spec_with_ert_imports_as_worked_by_hand(tmp_path: Path) -> None:
     a warning); rf update 1.0 is not its write 0.75 (a warning); glb leak 0.25 pJ a
     cycle x 0.5 GHz = 0.125 mW; MAC leak 0.01 x 0.5 x 8 = 0.04 mW. Problem: P=4,
     R=3, Wstride 2: input rows (4 - 1) x 2 + (3 - 1) + 1 = 9; Q=2, S=1: 2 columns.
-    The spatial directive targets the container PE: its loops belong to glb.
+    The spatial directive targets the container PE: its loops belong to glb. An
+    ERT table for a component the architecture does not have is a listed warning.
     """
-    paths = _files(tmp_path, arch=ARCH_V4, prob=PROBLEM_V4, map=MAP_V4, ert=ERT_V4)
+    ert = ERT_V4 + "  - name: system_top_level.noc[1..1]\n    actions: [{name: transfer, energy: 1.0}]\n"
+    paths = _files(tmp_path, arch=ARCH_V4, prob=PROBLEM_V4, map=MAP_V4, ert=ert)
     spec = from_timeloop(paths["arch"], paths["prob"], paths["map"], paths["ert"])
     hierarchy = spec.hierarchy
     dram, glb, rf = hierarchy.levels
@@ -306,6 +308,7 @@ def test_v04_spec_with_ert_imports_as_worked_by_hand(tmp_path: Path) -> None:
     assert "glb.read: 2 argument variants; energysim takes the largest, 12.5 pJ" in joined
     assert "update energy 1 differs from write 0.75" in joined
     assert "multiplier_width" not in joined  # used: it is the MAC's width
+    assert "ert.yaml: ERT: tables for noc: no such storage or MAC (ignored)" in joined
 
 
 def test_inter_container_spatial_target_and_parallel_siblings(tmp_path: Path) -> None:

@@ -183,6 +183,10 @@ def build_hierarchy(source: Source, flat: FlatArch, ert: Ert | None) -> Hierarch
     if not storage:
         raise source.error("architecture", "no storage level above the MAC")
     system = flat.system_attributes
+    if ert is not None:
+        unused = sorted(set(ert.tables) - {component.name for component in flat.components})
+        if unused:
+            ert.source.warn("ERT", f"tables for {', '.join(unused)}: no such storage or MAC (ignored)")
     for path, attributes in flat.containers:
         _unlisted(source, path, attributes, ert is not None)
     levels = []
