@@ -19,6 +19,7 @@ bypass directive per level, v0.3 form, every dimension listed.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from energysim.interop.timeloop_problem import DIMENSION_NAMES
@@ -60,6 +61,15 @@ def _loops(
     return tuple(Loop(dim, ours[dim]) for dim in outer_first if ours.get(dim, 1) > 1)
 
 
+@dataclass
+class _Directives:
+    """What a mapping file says, gathered per storage level."""
+
+    temporal: dict[str, tuple[Loop, ...]] = field(default_factory=dict)
+    spatial: dict[str, dict[str, int]] = field(default_factory=dict)
+    keeps: dict[str, tuple[Tensor, ...]] = field(default_factory=dict)
+
+
 def read_mapping(source: Source, data: Any, hierarchy: Hierarchy, fanouts: dict[str, str]) -> Mapping:
     """The mapping of a Timeloop mapping file over ``hierarchy`` (names as in the architecture)."""
     top = source.mapping(data, "file")
@@ -67,55 +77,23 @@ def read_mapping(source: Source, data: Any, hierarchy: Hierarchy, fanouts: dict[
     if len(directives) > _MAX_DIRECTIVES:
         raise source.error("mapping", f"{len(directives)} directives, more than {_MAX_DIRECTIVES}")
     names = [level.name for level in hierarchy.levels]
-    temporal: dict[str, tuple[Loop, ...]] = {}
-    spatial: dict[str, dict[str, int]] = {}
-    keeps: dict[str, tuple[Tensor, ...]] = {}
+    found = _Directives()
     for index, raw in enumerate(directives):
         path = f"mapping[{index}]"
         directive = source.mapping(raw, path)
         target = source.name(directive.get("target"), f"{path}.target")
         kind = directive.get("type")
-        level = _level_of(source, target, kind, names, fanouts, f"{path}.target")
+        level = _level_of(source, target, names, fanouts, f"{path}.target")
         if kind in ("bypass", "datatype"):
             kept = _keeps(source, directive, path)
             if level == target:
-                keeps[level] = kept
+                found.keeps[level] = kept
             elif kept:
                 source.warn(path, f"{target} is a fan-out, not a storage: it keeps nothing (ignored)")
-            continue
-        factors = source.factors(directive.get("factors", []), f"{path}.factors")
-        if kind == "temporal":
-            if level != target:
-                if any(factor > 1 for factor in factors.values()):
-                    raise source.error(
-                        path,
-                        f"temporal loops at {target}, which stores nothing: energysim has no level there",
-                    )
-                continue
-            if level in temporal:
-                raise source.error(path, f"a second temporal directive for {target}")
-            permutation = (
-                source.permutation(directive.get("permutation", []), f"{path}.permutation")
-                if "permutation" in directive
-                else list(factors)
-            )
-            temporal[level] = _loops(source, factors, permutation, path)
+        elif kind == "temporal":
+            _temporal(source, directive, path, target, level, found)
         elif kind == "spatial":
-            if "split" in directive and sum(factor > 1 for factor in factors.values()) > 1:
-                source.warn(
-                    f"{path}.split",
-                    "X/Y split of spatial loops: energysim's counts do not depend on it (ignored)",
-                )
-            merged = spatial.setdefault(level, {})
-            order = None
-            if "permutation" in directive:
-                order = source.permutation(directive["permutation"], f"{path}.permutation")
-            for loop in _loops(source, factors, order, path):
-                merged[loop.dim] = merged.get(loop.dim, 1) * loop.factor
-                if merged[loop.dim] > MAX_DIMENSION:
-                    raise source.error(
-                        f"{path}.factors", f"spatial factor of {loop.dim} beyond {MAX_DIMENSION}"
-                    )
+            _spatial(source, directive, path, level, found)
         else:
             raise source.error(
                 f"{path}.type", f"expected temporal, spatial, bypass or datatype, got {kind!r}"
@@ -123,20 +101,50 @@ def read_mapping(source: Source, data: Any, hierarchy: Hierarchy, fanouts: dict[
     levels = tuple(
         LevelMapping(
             level=level.name,
-            temporal=temporal.get(level.name, ()),
-            spatial=tuple(
-                Loop(dim, factor) for dim, factor in spatial.get(level.name, {}).items() if factor > 1
-            ),
-            keeps=keeps.get(level.name, level.keeps),
+            temporal=found.temporal.get(level.name, ()),
+            spatial=tuple(Loop(dim, factor) for dim, factor in found.spatial.get(level.name, {}).items()),
+            keeps=found.keeps.get(level.name, level.keeps),
         )
         for level in hierarchy.levels
     )
     return Mapping(levels)
 
 
-def _level_of(
-    source: Source, target: str, kind: Any, names: list[str], fanouts: dict[str, str], path: str
-) -> str:
+def _temporal(
+    source: Source, directive: dict[str, Any], path: str, target: str, level: str, found: _Directives
+) -> None:
+    factors = source.factors(directive.get("factors", []), f"{path}.factors")
+    if level != target:  # a fan-out container: Timeloop gives it a temporal directive of ones
+        if any(factor > 1 for factor in factors.values()):
+            raise source.error(
+                path, f"temporal loops at {target}, which stores nothing: energysim has no level there"
+            )
+        return
+    if level in found.temporal:
+        raise source.error(path, f"a second temporal directive for {target}")
+    permutation = list(factors)
+    if "permutation" in directive:
+        permutation = source.permutation(directive["permutation"], f"{path}.permutation")
+    found.temporal[level] = _loops(source, factors, permutation, path)
+
+
+def _spatial(source: Source, directive: dict[str, Any], path: str, level: str, found: _Directives) -> None:
+    factors = source.factors(directive.get("factors", []), f"{path}.factors")
+    if "split" in directive and sum(factor > 1 for factor in factors.values()) > 1:
+        source.warn(
+            f"{path}.split", "X/Y split of spatial loops: energysim's counts do not depend on it (ignored)"
+        )
+    order = None
+    if "permutation" in directive:
+        order = source.permutation(directive["permutation"], f"{path}.permutation")
+    merged = found.spatial.setdefault(level, {})
+    for loop in _loops(source, factors, order, path):
+        merged[loop.dim] = merged.get(loop.dim, 1) * loop.factor  # nested fan-outs multiply
+        if merged[loop.dim] > MAX_DIMENSION:
+            raise source.error(f"{path}.factors", f"spatial factor of {loop.dim} beyond {MAX_DIMENSION}")
+
+
+def _level_of(source: Source, target: str, names: list[str], fanouts: dict[str, str], path: str) -> str:
     if target in names:
         return target
     container = target.removeprefix("inter_").removesuffix("_spatial")

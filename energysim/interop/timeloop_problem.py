@@ -23,6 +23,7 @@ are an error. Export writes the v0.3 form with the full shape; a grouped layer
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from energysim.errors import EnergySimError
@@ -46,6 +47,27 @@ _PROJECTIONS: dict[str, list[set[tuple[str, str | None]]]] = {
 _INFORMATIONAL = ("H", "W", "Hpad", "Wpad")
 #: A top-level key of an exported problem (Timeloop ignores it): the layer's name and precision.
 EXTRA_LAYER = "energysim_layer"
+
+
+#: Timeloop's CNN-layer shape (v0.3 form), as an exported problem states it in full.
+CNN_LAYER_SHAPE: dict[str, Any] = {
+    "name": "CNN-Layer",
+    "dimensions": ["C", "K", "R", "S", "N", "P", "Q"],
+    "coefficients": [{"name": name, "default": 1} for name in COEFFICIENTS],
+    "data-spaces": [
+        {"name": "Weights", "projection": [[["C"]], [["K"]], [["R"]], [["S"]]]},
+        {
+            "name": "Inputs",
+            "projection": [
+                [["N"]],
+                [["C"]],
+                [["R", "Wdilation"], ["P", "Wstride"]],
+                [["S", "Hdilation"], ["Q", "Hstride"]],
+            ],
+        },
+        {"name": "Outputs", "projection": [[["N"]], [["K"]], [["Q"]], [["P"]]], "read-write": True},
+    ],
+}
 
 
 def _check_shape(source: Source, shape: Any, dims: set[str]) -> None:
@@ -257,23 +279,6 @@ def problem_dict(layer: LayerBase, warnings: list[str]) -> dict[str, Any]:
             "Hdilation": bounds.dilation[1],
         }
     )
-    shape = {
-        "name": "CNN-Layer",
-        "dimensions": ["C", "K", "R", "S", "N", "P", "Q"],
-        "coefficients": [{"name": name, "default": 1} for name in COEFFICIENTS],
-        "data-spaces": [
-            {"name": "Weights", "projection": [[["C"]], [["K"]], [["R"]], [["S"]]]},
-            {
-                "name": "Inputs",
-                "projection": [
-                    [["N"]],
-                    [["C"]],
-                    [["R", "Wdilation"], ["P", "Wstride"]],
-                    [["S", "Hdilation"], ["Q", "Hstride"]],
-                ],
-            },
-            {"name": "Outputs", "projection": [[["N"]], [["K"]], [["Q"]], [["P"]]], "read-write": True},
-        ],
-    }
+    shape = copy.deepcopy(CNN_LAYER_SHAPE)
     extra = {"name": layer.name, "precision_bits": layer.model_dump(mode="json")["precision_bits"]}
     return {"problem": {"shape": shape, "instance": instance}, EXTRA_LAYER: extra}
