@@ -419,11 +419,14 @@ SMALL_CONV = Network.model_validate(
 ).layers[0]
 
 
+@pytest.mark.parametrize("dataflow", ["rs", "ws", "os", "is", "nlr"])
 @pytest.mark.parametrize("hierarchy_name", ["eyeriss", "tpu-like", "edge-npu", "v100", "lecture-toy"])
-def test_export_then_import_gives_the_same_objects(tmp_path: Path, hierarchy_name: str) -> None:
-    """Every shipped hierarchy, with the rs dataflow's mapping of a small conv."""
+def test_export_then_import_gives_the_same_objects(
+    tmp_path: Path, hierarchy_name: str, dataflow: str
+) -> None:
+    """Every shipped hierarchy, with each dataflow's mapping of a small conv."""
     hierarchy = es.load_hierarchy(hierarchy_name)
-    mapping = es.build_mapping(SMALL_CONV, hierarchy, "rs")
+    mapping = es.build_mapping(SMALL_CONV, hierarchy, dataflow)
     files, _warnings = to_timeloop(hierarchy, SMALL_CONV, mapping)
     for name, data in files.items():
         (tmp_path / name).write_text(dump_yaml(data))
