@@ -24,8 +24,6 @@ from energysim.interop.timeloop_yaml import parse_timeloop_yaml
 from energysim.model.files import parse_yaml
 from energysim.model.workload import Network
 
-REFERENCE = Path(__file__).resolve().parent / "reference" / "timeloop" / "simple_weight_stationary"
-
 ARCH_V3 = """
 architecture:
   version: 0.3
@@ -337,74 +335,81 @@ def test_inter_container_spatial_target_and_parallel_siblings(tmp_path: Path) ->
     assert any("nodes[2]: !Nothing: a placeholder" in warning for warning in spec.warnings)
 
 
-# --- the vendored example and Timeloop's own counts --------------------------------------------------
+# --- Timeloop's own example designs and counts ------------------------------------------------------
+
+REFERENCES = Path(__file__).resolve().parent / "reference" / "timeloop"
+_ACTIONS = {"reads": "read", "fills": "fill", "updates": "update"}
 
 
-def _reference() -> Any:
+def _reference(design: str) -> Any:
+    folder = REFERENCES / design
     return from_timeloop(
-        REFERENCE / "arch.yaml", REFERENCE / "problem.yaml", REFERENCE / "map.yaml", REFERENCE / "ERT.yaml"
+        folder / "arch.yaml", folder / "problem.yaml", folder / "map.yaml", folder / "ERT.yaml"
     )
+
+
+def timeloop_stats(design: str) -> dict[tuple[str, str, str], int]:
+    """Timeloop's counts from its stats file: (level, tensor, action) -> per-instance count x
+    utilized instances. Read straight from timeloop-mapper.stats.txt, unchanged."""
+    counts: dict[tuple[str, str, str], int] = {}
+    level = space = ""
+    instances = 0
+    for line in (REFERENCES / design / "timeloop-mapper.stats.txt").read_text().splitlines():
+        if match := re.match(r"^=== (\S+) ===", line):
+            level, space = match[1], ""
+        elif match := re.match(r"^    (Weights|Inputs|Outputs):\s*$", line):
+            space = match[1].lower()
+        elif space and (match := re.match(r"^\s+Utilized instances \(max\)\s+:\s+(\d+)", line)):
+            instances = int(match[1])
+        elif space and (
+            match := re.match(r"^\s+Scalar (reads|fills|updates) \(per-instance\)\s+:\s+(\d+)", line)
+        ):
+            counts[(level, space, _ACTIONS[match[1]])] = int(match[2]) * instances
+    return {key: count for key, count in counts.items() if count}
 
 
 def test_timeloop_example_design_matches_timeloops_own_stats() -> None:
     """Timeloop's simple_weight_stationary example, with the mapping its mapper chose.
 
-    From timeloop-mapper.stats.txt: Computes (total) 10,838,016; DRAM partitions
-    Weights 864, Inputs 151,875 (3 x 225 x 225: Timeloop's input includes the
-    padded border), Outputs 401,408; DRAM reads 864 and 151,875, updates 401,408;
-    shared_glb weights fills 864, reads 24,192; inputs fills 151,875, reads
-    2,709,504 (multicast to the 4 M-PEs); outputs reads 3,211,264, updates
-    3,612,672; pe_spad and weight_reg weights fills 2,016 per instance on 12
-    utilized instances (24,192); weight_reg reads, input_activation_reg fills and
-    output_activation_reg updates 903,168 x 12 = 10,838,016. Where energysim's
-    ideal buffer and Timeloop's rules agree, energysim's exact counts are these.
+    The oracle is Timeloop's timeloop-mapper.stats.txt for it (18 non-zero counts:
+    per-instance reads, fills, updates x utilized instances), and its "Computes
+    (total)" 10,838,016. Its DRAM partitions: Weights 864, Inputs 151,875
+    (3 x 225 x 225: Timeloop's input includes the padded border), Outputs 401,408.
+    energysim's exact counts agree with all but two: the 1-word output register
+    under the C3 spatial reduction. Timeloop refills every sibling with the
+    running partial sum (802,816 per instance, 12 instances: 9,633,792 fills and
+    reads); the ideal buffer receives it in one sibling only, as many as
+    shared_glb's output reads (3,211,264).
     """
-    spec = _reference()
+    spec = _reference("simple_weight_stationary")
     layer = spec.layer
     assert layer.macs == 10_838_016
     assert [layer.elements(t) for t in ("weights", "inputs", "outputs")] == [864, 151_875, 401_408]
-    counts = _counts(es.analyze(spec.workload, spec.hierarchy, mapping=spec.mapping))
-    expected = {
-        ("DRAM", "weights", "read"): 864,
-        ("DRAM", "inputs", "read"): 151_875,
-        ("DRAM", "outputs", "update"): 401_408,
-        ("shared_glb", "weights", "fill"): 864,
-        ("shared_glb", "weights", "read"): 24_192,
-        ("shared_glb", "inputs", "fill"): 151_875,
-        ("shared_glb", "inputs", "read"): 2_709_504,
-        ("shared_glb", "outputs", "read"): 3_211_264,
-        ("shared_glb", "outputs", "update"): 3_612_672,
-        ("pe_spad", "weights", "fill"): 2_016 * 12,
-        ("weight_reg", "weights", "fill"): 2_016 * 12,
-        ("weight_reg", "weights", "read"): 903_168 * 12,
-        ("input_activation_reg", "inputs", "fill"): 903_168 * 12,
-        ("output_activation_reg", "outputs", "update"): 903_168 * 12,
-        ("mac", "none", "mac"): 10_838_016,
+    timeloop = timeloop_stats("simple_weight_stationary")
+    assert len(timeloop) == 18
+    ours = _counts(es.analyze(spec.workload, spec.hierarchy, mapping=spec.mapping))
+    register = {("output_activation_reg", "outputs", "fill"), ("output_activation_reg", "outputs", "read")}
+    assert {key: ours.get(key) for key in timeloop if key not in register} == {
+        key: count for key, count in timeloop.items() if key not in register
     }
-    assert {key: counts[key] for key in expected} == expected
-    stats = (REFERENCE / "timeloop-mapper.stats.txt").read_text()
-    assert "Computes (total)        : 10838016" in stats  # the oracle is Timeloop's file, unchanged
+    assert {timeloop[key] for key in register} == {9_633_792}
+    assert {ours[key] for key in register} == {3_211_264} == {ours[("shared_glb", "outputs", "read")]}
+    assert ours[("mac", "none", "mac")] == 10_838_016
 
 
 @pytest.mark.skipif(
     "counting" not in inspect.signature(es.analyze).parameters, reason="counting= is not in es.analyze yet"
 )
-def test_timeloop_counting_matches_timeloops_output_register_counts() -> None:
-    """Under counting="timeloop", the counts energysim's ideal buffer does not share.
-
-    Timeloop's stats for output_activation_reg (1 word, 12 utilized instances):
-    reads and fills 802,816 per instance. The C3 spatial reduction fills every
-    sibling with the previous partial sum, so each instance's fills are its
-    arrivals (903,168 updates) minus first touches (100,352 = 401,408 outputs x
-    3 C-siblings / 12 instances): 802,816; total 9,633,792, where the exact mode
-    counts 3,211,264.
-    """
-    spec = _reference()
-    result = es.analyze(spec.workload, spec.hierarchy, mapping=spec.mapping, counting="timeloop")  # type: ignore[call-arg]
-    counts = _counts(result)
-    assert counts[("output_activation_reg", "outputs", "fill")] == 802_816 * 12
-    assert counts[("output_activation_reg", "outputs", "read")] == 802_816 * 12
-    assert counts[("shared_glb", "inputs", "read")] == 2_709_504
+@pytest.mark.parametrize("design", ["simple_weight_stationary", "simba_like"])
+def test_timeloop_counting_reproduces_timeloops_stats(design: str) -> None:
+    """Under counting="timeloop", every non-zero count of Timeloop's own stats file for
+    two of its example designs, imported as they are."""
+    spec = _reference(design)
+    counting: Any = {"counting": "timeloop"}
+    result = es.analyze(spec.workload, spec.hierarchy, mapping=spec.mapping, **counting)
+    ours = _counts(result)
+    timeloop = timeloop_stats(design)
+    assert {key: ours.get(key) for key in timeloop} == timeloop
 
 
 # --- round trips --------------------------------------------------------------------------------
