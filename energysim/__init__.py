@@ -13,6 +13,7 @@ from energysim._version import __version__
 from energysim.analysis.roofline import RooflinePoint, roofline, roofline_table
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
+from energysim.interop.timeloop_spec import TimeloopImport, from_timeloop, to_timeloop
 from energysim.mapping import DATAFLOWS, build_mapping, check_mapping, load_mapping
 from energysim.model import Hierarchy, Level, Network, load_hierarchy, load_workload
 from energysim.model.energy_tables import ENERGY_TABLES
@@ -32,11 +33,13 @@ __all__ = [
     "Network",
     "Result",
     "RooflinePoint",
+    "TimeloopImport",
     "__version__",
     "analyze",
     "build_mapping",
     "check_mapping",
     "concat_frames",
+    "from_timeloop",
     "load_hierarchy",
     "load_mapping",
     "load_workload",
@@ -44,4 +47,5 @@ __all__ = [
     "roofline",
     "roofline_table",
     "simulate",
+    "to_timeloop",
 ]

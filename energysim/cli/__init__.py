@@ -16,6 +16,7 @@ from pathlib import Path
 
 from energysim._version import __version__
 from energysim.cli.commands import (
+    add_timeloop_commands,
     compare,
     counting_option,
     import_model,
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--quiet", action="store_true", help="print nothing")
     _onnx_options(importer)
     importer.set_defaults(run=import_model)
+    add_timeloop_commands(commands)
     return parser
 
 

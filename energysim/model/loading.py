@@ -10,6 +10,7 @@ from energysim.model.files import display_path, read_yaml, resolve
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LAYER_TYPES
 from energysim.model.onnx_import import load_onnx
+from energysim.model.scalesim import load_topology
 from energysim.model.workload import Network, check_layer_shapes
 
 
@@ -28,7 +29,7 @@ def load_workload(
     skip_unsupported: bool = False,
     batch: int | None = None,
 ) -> Network:
-    """A network by shipped name (``"alexnet"``), YAML path or ONNX path; a Network passes through.
+    """A network by shipped name (``"alexnet"``), YAML, ONNX or SCALE-Sim CSV path; a Network passes through.
 
     A path ending in ``.onnx`` is imported (:mod:`energysim.model.onnx_import`, which
     needs the optional ``onnx`` package); ``precision_bits`` (every tensor's bits),
@@ -43,6 +44,8 @@ def load_workload(
         )
     if isinstance(name_or_path, Network):
         return name_or_path
+    if str(name_or_path).lower().endswith(".csv"):  # a SCALE-Sim topology
+        return load_topology(name_or_path)
     path = resolve(name_or_path, "workloads")
     source = display_path(path)
     network = validate_file_data(Network, read_yaml(path), source, "workload", skip=LAYER_TYPES)
