@@ -47,7 +47,7 @@ the bursts over their bandwidth (``timed_as`` "within bursts").
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import simpy
@@ -253,8 +253,10 @@ class LayerEngine(Transfers):
                 # The stream waited for the level whose transfer ended last.
                 self.stream_wait_cycles += waited
                 self.stream_wait_by_level[slowest] += waited
-            # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
-            yield from self._wait_for(self.arrived, index)
+            # The last step that uses a tile ends when all of it has arrived (the steps before it
+            # read the part that has); waiting for it is a stall too.
+            ending = self.steps[index + 1].changed if index + 1 < len(self.steps) else self.fetched
+            yield from self._wait_for(self.arrived, index, ending)
             self.compute_cycles += macs_cycles
             self.skew_cycles += skew
             if self.tracing:
@@ -264,8 +266,10 @@ class LayerEngine(Transfers):
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
-        """Wait for every fetched level's tile of step ``index``, outermost first.
+    def _wait_for(
+        self, events: dict[int, list[simpy.Event]], index: int, levels: Sequence[int] | None = None
+    ) -> Process:
+        """Wait for every fetched level's (or only ``levels``') tile of step ``index``, outermost first.
 
         Each level is charged the cycles the array still waited for it: first
         for the tile's buffer to be freed by the drain of the tile before it
@@ -273,6 +277,8 @@ class LayerEngine(Transfers):
         the layer's.
         """
         for level in self.fetched:
+            if levels is not None and level not in levels:
+                continue
             tile = self.tiles[level][index]
             event = events[level][tile]
             if not event.processed:
