@@ -4,16 +4,16 @@ A level's tile of outputs is walked by the temporal loops of that level and
 of every level inside it, outer to inner. While the outermost of those loops
 index outputs only, each of their iterations finishes a disjoint piece of the
 tile: its outputs are never touched again once the loops inside it are done.
-The first loop over a reduction dimension (C, R, S) ends that: inside it, an
-output is finished only at the tile's very end. So a tile's outputs come in
-``pieces`` equal parts, finished one after another over the tile's life; all
-but the last can leave while the array computes, and only the last one's
-drain is exposed at the tile's change (or the layer's end).
+A loop over a reduction dimension (C, R, S) further in ends that: inside it,
+an output is finished only in its last iteration. A reduction loop outside
+every output loop only delays the finishing: the pieces are finished in its
+last iteration, the last 1/f of the tile's life. So a tile's outputs come in
+``pieces`` equal parts, finished one after another over the last part of the
+tile's life; all but the last can leave while the array computes, and only
+the last one's drain is exposed at the tile's change (or the layer's end).
 """
 
 from __future__ import annotations
-
-import math
 
 from energysim.analysis.plan import AccessPlan
 from energysim.analysis.tiles import RELEVANT_DIMS
@@ -21,24 +21,30 @@ from energysim.analysis.tiles import RELEVANT_DIMS
 OUTPUT_DIMS = RELEVANT_DIMS["outputs"]
 
 
-def output_pieces(plan: AccessPlan) -> dict[int, int]:
-    """Per level, how many pieces of its tile of outputs are finished one after another.
+def output_pieces(plan: AccessPlan) -> dict[int, tuple[int, float]]:
+    """Per level: how many pieces of its tile of outputs are finished one after another, and when.
 
-    The product of the factors of the outermost temporal loops of the level
-    and those inside it that index outputs, up to the first that does not
-    (1: the tile's outputs are all finished at its end).
+    The pieces are the product of the factors of the temporal loops of the
+    level and those inside it that index outputs, outer to inner, up to the
+    first loop over a reduction dimension after one of them. Each reduction
+    loop before them (factor f) leaves the pieces to its last iteration: the
+    second number is the share of the tile's life before the pieces start
+    being finished (1: its outputs are all finished at its end).
     """
     nest = plan.nest
-    pieces: dict[int, int] = {}
+    pieces: dict[int, tuple[int, float]] = {}
     for level in range(len(plan.names)):
-        factors: list[int] = []
+        count, waiting = 1, 1.0  # the pieces, and the share of the life they are finished in
         for position in nest.positions[nest.level_start[level] :]:
             if position.spatial:
                 continue
-            if position.dim not in OUTPUT_DIMS:
+            if position.dim in OUTPUT_DIMS:
+                count *= position.factor
+            elif count > 1:
                 break
-            factors.append(position.factor)
-        pieces[level] = math.prod(factors)
+            else:
+                waiting /= position.factor
+        pieces[level] = (count, 1.0 - waiting)
     return pieces
 
 

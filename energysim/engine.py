@@ -5,30 +5,35 @@ Time is in cycles of the hierarchy's clock. Every storage level has ports
 lockstep, so one resource stands for each of them) and buffer space for
 tiles (a ``simpy.Container`` of one slot, two where the level is
 double-buffered). A transfer of B bytes over the boundary below a level holds
-one of its ports for ``B / bandwidth + latency`` cycles (slower if its
-network is narrower): time is continuous, and a batched step's transfer is
-never rounded per step; the outermost level (DRAM) is one shared channel. A
-transfer that serves several instances below may use several ports at once.
-A level with separate read and write bandwidth has a second resource: drains
-and MAC results take its write ports, fills and operands its read ports.
+one of its ports for ``B / bandwidth`` cycles (slower if its network is
+narrower) and its data lands one latency later; writes are posted and pay
+none (:mod:`energysim.transfers`). Time is continuous, and a batched step's
+transfer is never rounded per step; the outermost level (DRAM) is one shared
+channel. A transfer that serves several instances below may use several
+ports at once. A level with separate read and write bandwidth has a second
+resource: drains and MAC results take its write ports, fills and operands
+its read ports.
 
 Three kinds of process replay the stream (:mod:`energysim.stream`):
 
 * a *fetcher* per level fills each new tile, once a slot is free (so a level
   prefetches the next tile while the current one is in use only when it is
   double-buffered) and once the first data of the tiles it reads from are
-  there; whoever reads a tile may start on its first data (a single tile's
-  first bytes, a batch's first tile where there is room for two), but a tile
-  has arrived only once its own bytes and those it copies have;
+  there, and moves on to the next tile once its ports are free; whoever
+  reads a tile may start on its first data (a single tile's first bytes, a
+  batch's first tile where there is room for two), but the last step that
+  uses a tile ends only once all of it has arrived;
 * the *array* computes one burst per step once its data is there: k MACs on a
   PE take ``ceil(k / macs_per_cycle)`` cycles (a systolic array adds
   ``2 S_R + S_C - 2`` cycles of preload and skew per fold, SCALE-Sim's model;
   a fold starts wherever a tile that stays in the PEs across the bursts
-  changes, whichever tensor it is); operands read from levels above the PEs during the
-  burst hold those levels' ports; register-file accesses inside the burst are
+  changes, whichever tensor it is); operands read from levels above the PEs
+  during the burst hold those levels' ports; register-file accesses inside the burst are
   counted, not simulated;
 * a *retirer* drains departing partial sums up the hierarchy and frees the
-  slots of the tiles the array has finished with.
+  slots of the tiles the array has finished with; the outputs a tile
+  finishes piece by piece stream out during its last step, and the retirer
+  drains only the last piece (:mod:`energysim.drains`).
 
 The engine charges exactly the counts of the
 :class:`~energysim.analysis.plan.AccessPlan`, event by event. Its cost
@@ -115,6 +120,8 @@ class LayerEngine(Transfers):
             for level in self.fetched
         }
         self.tiles = {level: self._tile_indices(level) for level in self.fetched}
+        #: Per level and tile: the last step that uses it.
+        self.last_step = {level: _last_steps(tiles) for level, tiles in self.tiles.items()}
         # Per level and tile: the first data is there (ready) and all of it is (arrived).
         self.ready = {level: self._tile_events(level) for level in self.fetched}
         self.arrived = {level: self._tile_events(level) for level in self.fetched}
@@ -190,8 +197,8 @@ class LayerEngine(Transfers):
             if waits:
                 yield simpy.AllOf(self.env, waits)
             # Whoever reads the tile may start on its first data (a batched step's first tile,
-            # with room for two; else its first bytes), and cannot finish before all of it is
-            # there: a tile has arrived when its own bytes and those it is copied from have.
+            # with room for two; else its first bytes); the last step that uses it cannot finish
+            # before all of it is there.
             tile = tiles[index]
             ready, arrived = self.ready[level][tile], self.arrived[level][tile]
             times = step.times(level)
@@ -199,8 +206,13 @@ class LayerEngine(Transfers):
             _, landing = yield from self._move(fills, times, early=early, land=False)
             # The next tile's requests follow once the ports are free, while this one's data
             # is still landing (pipelined requests pay a latency once, not once per tile).
+            # It has arrived once its own data has, and, if it is the last tile copied from a
+            # tile above, once that tile has too (earlier ones copy the part that has arrived).
+            last = self.last_step[level][tile]
             sources = [
-                self.arrived[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.arrived
+                self.arrived[f.upper][self.tiles[f.upper][index]]
+                for f, _ in fills
+                if f.upper in self.arrived and self.last_step[f.upper][self.tiles[f.upper][index]] == last
             ]
             self._land(landing, ready, arrived, [source for source in sources if not source.processed])
 
@@ -344,7 +356,7 @@ class LayerEngine(Transfers):
         token = index + 1 if index + 1 < len(self.steps) else _END
         levels = range(1, len(self.levels)) if token == _END else self.steps[token].changed
         for level in levels:
-            pieces = self.pieces[level]
+            pieces, before = self.pieces[level]
             # The array's own tiles are the PEs' registers: at a step's boundary their drain is one
             # burst's outputs, and a batch streams its others already (_within_batch_drains).
             streams = pieces > 1 and (level < self.array or token == _END)
@@ -355,7 +367,9 @@ class LayerEngine(Transfers):
             if token != _END and not (level == self.array and self.steps[token].repeat > 1):
                 share /= self.steps[token].times(level)
             streamed = [(flow, count * share) for flow, count in drains]
-            start = stream_start(self.env.now, self.life_start[level], end, pieces, self._cycles(streamed))
+            # The pieces are finished over the last part of the tile's life (see energysim.drains).
+            first = self.life_start[level] + before * (end - self.life_start[level])
+            start = stream_start(self.env.now, first, end, pieces, self._cycles(streamed))
             self.streamed[(token, level)] = (self.env.process(self._drain_later(streamed, 1, start)), share)
 
     def _retirer(self) -> Process:
@@ -428,6 +442,14 @@ class LayerEngine(Transfers):
             events=self.counting.processed,
             trace=self.trace,
         )
+
+
+def _last_steps(tiles: list[int]) -> list[int]:
+    """For each tile index, the last step that uses it (``tiles`` gives each step's)."""
+    last = [0] * (tiles[-1] + 1 if tiles else 0)
+    for index, tile in enumerate(tiles):
+        last[tile] = index
+    return last
 
 
 def _succeed(event: simpy.Event) -> None:

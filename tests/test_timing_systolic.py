@@ -91,20 +91,7 @@ def _placements(bandwidth: float) -> list[es.Result]:
     return [es.simulate(network, machine, mapping=mapping, dataflow=None) for mapping in (at_pe, at_sram)]
 
 
-@pytest.mark.parametrize(
-    "bandwidth",
-    [
-        AMPLE,
-        pytest.param(
-            64.0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open: at 64 B/cycle the SRAM placement waits 521 cycles more for the SRAM's "
-                "first tile (1,720 vs 2,241 cycles); counts agree",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("bandwidth", [AMPLE, 64.0])
 def test_moving_a_loop_across_the_array_boundary_does_not_change_time(bandwidth: float) -> None:
     """Defect 1's reproducer: the same schedule, the same counts, the same cycles.
 
@@ -112,11 +99,12 @@ def test_moving_a_loop_across_the_array_boundary_does_not_change_time(bandwidth:
     level (600 one-MAC steps per fold) is one schedule: each of the two
     folds (C64 = 2 x 32 rows; M32 fills the 32 columns) keeps its 32 x 32
     weights while 600 input rows stream through. Per-step rounding made
-    them 1,348 and 1,937 cycles. With ample bandwidth each fold costs
-    SCALE-Sim's 2 S_R + S_C + T - 2 = 64 + 32 + 600 - 2 = 694 cycles (S_R
-    cycles of weight preload, T streaming steps, S_R + S_C - 2 of skew), so
-    the layer takes 2 x 694 = 1,388; at 64 bytes per cycle the two
-    placements must still agree with each other.
+    them 1,348 and 1,937 cycles; at 64 bytes per cycle the SRAM placement's
+    first step also waited for the SRAM's whole tile (2,241 against 1,720).
+    With ample bandwidth each fold costs SCALE-Sim's 2 S_R + S_C + T - 2 =
+    64 + 32 + 600 - 2 = 694 cycles (S_R cycles of weight preload, T
+    streaming steps, S_R + S_C - 2 of skew), so the layer takes 2 x 694 =
+    1,388; at 64 bytes per cycle the two placements must still agree.
     """
     at_pe, at_sram = _placements(bandwidth)
     pd.testing.assert_frame_equal(at_pe.accesses, at_sram.accesses)
