@@ -14,6 +14,10 @@ python benchmarks/simulate.py --bounds: every shipped network x dataflow x
 hierarchy with every bandwidth made ample, no latency and double-buffered
 SRAMs; prints each layer's cycles over max(compute + skew, each simulated
 level's bytes / bandwidth) and the worst case (the target: within 5%).
+
+python benchmarks/simulate.py --fc: the memory-bound FC 4096x1024 at batch 1 on
+every shipped hierarchy and dataflow, its cycles over DRAM bytes / DRAM
+bandwidth (the target: within 3% where the mapping is memory bound).
 """
 
 from __future__ import annotations
@@ -132,6 +136,27 @@ def bounds() -> None:
     print(f"worst: {worst[0]:.4f} ({worst[1]})")
 
 
+def fc_ratios() -> None:
+    """FC 4096x1024 at batch 1 (memory bound): cycles over DRAM bytes / DRAM bandwidth, per hierarchy."""
+    import energysim as es
+
+    print(f"{'hierarchy':<13}{'dataflow':<9}{'cycles':>12}{'DRAM bound':>12}{'ratio':>8}")
+    for hierarchy in BOUND_HIERARCHIES:
+        machine = es.load_hierarchy(hierarchy)
+        dram = machine.levels[0]
+        for dataflow in DATAFLOWS:
+            try:
+                result = es.simulate("lecture-ops", machine, dataflow, layers=["fc_batch1"])
+            except es.EnergySimError:
+                continue
+            moved = result.timing.set_index("level").loc[dram.name, "bytes"]
+            bound = moved / (dram.bandwidth_bytes_per_cycle * dram.ports)
+            row = result.layers.iloc[0]
+            kind = "" if bound >= row["compute_cycles"] + row["skew_cycles"] else "  (compute bound)"
+            cycles = float(result.cycles or 0.0)
+            print(f"{hierarchy:<13}{dataflow:<9}{cycles:>12.1f}{bound:>12.1f}{cycles / bound:>8.4f}{kind}")
+
+
 def pd_frame(rows: list[tuple[str, float]]) -> Any:
     import pandas as pd
 
@@ -160,6 +185,8 @@ def main(configs: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--bounds"]:
         bounds()
+    elif sys.argv[1:] == ["--fc"]:
+        fc_ratios()
     elif len(sys.argv) == 3 and sys.argv[1] == "--one":
         print(json.dumps(run_one(*sys.argv[2].split(":"))))
     else:

@@ -5,30 +5,35 @@ Time is in cycles of the hierarchy's clock. Every storage level has ports
 lockstep, so one resource stands for each of them) and buffer space for
 tiles (a ``simpy.Container`` of one slot, two where the level is
 double-buffered). A transfer of B bytes over the boundary below a level holds
-one of its ports for ``B / bandwidth + latency`` cycles (slower if its
-network is narrower): time is continuous, and a batched step's transfer is
-never rounded per step; the outermost level (DRAM) is one shared channel. A
-transfer that serves several instances below may use several ports at once.
-A level with separate read and write bandwidth has a second resource: drains
-and MAC results take its write ports, fills and operands its read ports.
+one of its ports for ``B / bandwidth`` cycles (slower if its network is
+narrower) and its data lands one latency later; writes are posted and pay
+none (:mod:`energysim.transfers`). Time is continuous, and a batched step's
+transfer is never rounded per step; the outermost level (DRAM) is one shared
+channel. A transfer that serves several instances below may use several
+ports at once. A level with separate read and write bandwidth has a second
+resource: drains and MAC results take its write ports, fills and operands
+its read ports.
 
 Three kinds of process replay the stream (:mod:`energysim.stream`):
 
 * a *fetcher* per level fills each new tile, once a slot is free (so a level
   prefetches the next tile while the current one is in use only when it is
   double-buffered) and once the first data of the tiles it reads from are
-  there; whoever reads a tile may start on its first data (a single tile's
-  first bytes, a batch's first tile where there is room for two), but a tile
-  has arrived only once its own bytes and those it copies have;
+  there, and moves on to the next tile once its ports are free; whoever
+  reads a tile may start on its first data (a single tile's first bytes, a
+  batch's first tile where there is room for two), but the last step that
+  uses a tile ends only once all of it has arrived;
 * the *array* computes one burst per step once its data is there: k MACs on a
   PE take ``ceil(k / macs_per_cycle)`` cycles (a systolic array adds
   ``2 S_R + S_C - 2`` cycles of preload and skew per fold, SCALE-Sim's model;
   a fold starts wherever a tile that stays in the PEs across the bursts
-  changes, whichever tensor it is); operands read from levels above the PEs during the
-  burst hold those levels' ports; register-file accesses inside the burst are
+  changes, whichever tensor it is); operands read from levels above the PEs
+  during the burst hold those levels' ports; register-file accesses inside the burst are
   counted, not simulated;
 * a *retirer* drains departing partial sums up the hierarchy and frees the
-  slots of the tiles the array has finished with.
+  slots of the tiles the array has finished with; the outputs a tile
+  finishes piece by piece stream out during its last step, and the retirer
+  drains only the last piece (:mod:`energysim.drains`).
 
 The engine charges exactly the counts of the
 :class:`~energysim.analysis.plan.AccessPlan`, event by event. Its cost
@@ -47,20 +52,19 @@ the bursts over their bandwidth (``timed_as`` "within bursts").
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import simpy
 
 from energysim.analysis.plan import AccessPlan, Bucket, Flow, StepKey
-from energysim.analysis.psums import flow_bits
+from energysim.drains import output_pieces, stream_start
 from energysim.folds import fold_keys
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.stream import MAX_SIMULATED_STEPS, Step, steps
 from energysim.timing import (
     TIMED_WITHIN_BURSTS,
-    WRITES,
     CountingEnvironment,
     LayerTiming,
     PortStats,
@@ -68,17 +72,15 @@ from energysim.timing import (
     inner_cycles,
     port_count,
     register_limit,
-    transfer_cycles,
 )
+from energysim.transfers import Transfers
 
-#: Most ports one transfer may hold at once (one per group of receivers).
-MAX_PORTS_PER_TRANSFER = 4
 _END = -1
 
 Process = Generator[simpy.Event, Any, None]
 
 
-class LayerEngine:
+class LayerEngine(Transfers):
     """One layer's SimPy model. Build it, then :meth:`run` it once."""
 
     def __init__(
@@ -93,7 +95,8 @@ class LayerEngine:
         self.layer = layer
         self.hierarchy = hierarchy
         self.tracing = trace
-        self.env = CountingEnvironment()
+        self.counting = CountingEnvironment()
+        self.env = self.counting
         self.levels = hierarchy.levels
         self.ports = [simpy.Resource(self.env, capacity=level.ports) for level in self.levels]
         # A level with separate read and write bandwidth has write ports of its own.
@@ -116,6 +119,8 @@ class LayerEngine:
             for level in self.fetched
         }
         self.tiles = {level: self._tile_indices(level) for level in self.fetched}
+        #: Per level and tile: the last step that uses it.
+        self.last_step = {level: _last_steps(tiles) for level, tiles in self.tiles.items()}
         # Per level and tile: the first data is there (ready) and all of it is (arrived).
         self.ready = {level: self._tile_events(level) for level in self.fetched}
         self.arrived = {level: self._tile_events(level) for level in self.fetched}
@@ -140,6 +145,11 @@ class LayerEngine:
         self.stream_wait_by_level = dict.fromkeys(range(len(self.levels)), 0.0)
         #: The drains of batched steps, which leave while later bursts compute.
         self.batch_drains: list[simpy.Process] = []
+        #: Per level, how many pieces of its outputs are finished one after another in a tile,
+        #: when its current tile came into use, and the drains streaming out by boundary.
+        self.pieces = output_pieces(plan)
+        self.life_start = dict.fromkeys(range(len(self.levels)), 0.0)
+        self.streamed: dict[tuple[int, int], tuple[simpy.Process, float]] = {}
         self.stall_cycles = 0.0
         self.stream_wait_cycles = 0.0
         self.array_end = 0.0
@@ -170,114 +180,6 @@ class LayerEngine:
             (flow, count) for key, count in step.keys for flow in self._flow_index.get((key, kind, lower), ())
         ]
 
-    def _bytes(self, flow: Flow) -> float:
-        """Bytes one instance of the flow's upper level moves (memoised: flows repeat every step)."""
-        moved = self._flow_bytes.get(flow)
-        if moved is None:
-            per_instance = flow.elements / self.plan.nest.instances_used(flow.upper)
-            bits = flow_bits(self.layer, self._totals, self.plan.names, flow)
-            moved = self._flow_bytes[flow] = per_instance * bits / 8
-        return moved
-
-    # -- transfers ----------------------------------------------------------------------------------
-
-    def _duration(self, upper: int, total_bytes: float, ports: int, write: bool) -> float:
-        """Cycles one of ``ports`` ports of ``upper`` is held to move its share: continuous, never rounded."""
-        level = self.levels[upper]
-        share = total_bytes / ports
-        field = "bandwidth_bytes_per_cycle"
-        if level.separate_read_write:
-            field = ("write_" if write else "read_") + field
-        once = transfer_cycles(self.hierarchy.name, level, share, level.direction_bandwidth(write), field)
-        network = level.network
-        if network is not None and network.bandwidth_bytes_per_cycle is not None:
-            once = max(
-                once,
-                transfer_cycles(
-                    self.hierarchy.name,
-                    level,
-                    share,
-                    network.bandwidth_bytes_per_cycle,
-                    "network.bandwidth_bytes_per_cycle",
-                ),
-            )
-        return once
-
-    def _move(
-        self,
-        flows: list[tuple[Flow, float]],
-        repeat: int,
-        compute: float = 0.0,
-        early: simpy.Event | None = None,
-        latency: bool = True,
-    ) -> Generator[simpy.Event, Any, int]:
-        """Move ``flows`` (each a given number of times) over their upper levels' ports at once.
-
-        Returns the level whose transfer ended last (the one a burst waits for).
-
-        A transfer serving several instances below may hold several ports of
-        a level (up to :data:`MAX_PORTS_PER_TRANSFER`); receivers beyond the
-        free ports wait, and that wait is counted as queueing. ``compute``
-        cycles run alongside (a burst whose operands stream in); ``early``
-        fires once the first of the ``repeat`` steps' transfers has arrived.
-        """
-        groups: dict[tuple[int, bool], list[tuple[Flow, float]]] = {}
-        for flow, count in flows:
-            if flow.upper < self.array and count:
-                write = self.levels[flow.upper].separate_read_write and flow.kind in WRITES
-                groups.setdefault((flow.upper, write), []).append((flow, count))
-        held: list[tuple[float, int, simpy.Resource, list[simpy.resources.resource.Request], float]] = []
-        for upper, write in sorted(groups):
-            group = groups[(upper, write)]
-            total = sum(self._bytes(flow) * count for flow, count in group)
-            parts = max(1, min(max(flow.receivers for flow, _ in group), MAX_PORTS_PER_TRANSFER))
-            ports = min(parts, self.levels[upper].ports)
-            asked = self.env.now
-            resource = self.write_ports[upper] if write else self.ports[upper]
-            requests = [resource.request() for _ in range(ports)]
-            yield simpy.AllOf(self.env, requests)
-            stats = self.stats[self.levels[upper].name]
-            duration = self._duration(upper, total, ports, write)
-            # Receivers beyond the ports queue behind the ones served first.
-            stats.queue_cycles += (self.env.now - asked) * ports + duration / max(1, parts) * sum(
-                part // ports for part in range(parts)
-            )
-            if latency:
-                duration += self.levels[upper].latency_cycles
-            held.append((duration, upper, resource, requests, total))
-            if self.tracing:
-                name = self.levels[upper].name
-                for flow, count in group:
-                    moved = self._bytes(flow) * count
-                    self.trace.append((self.env.now, duration, name, flow.tensor, flow.kind, moved))
-        elapsed = 0.0
-        if early is not None:
-            # The first data: a batch's first tile, or a single tile's first bytes (after the latency).
-            if repeat > 1:
-                first = min((duration for duration, *_ in held), default=0) / repeat
-            else:
-                first = min(
-                    (self.levels[upper].latency_cycles if latency else 0 for _, upper, *_ in held), default=0
-                )
-            yield self.env.timeout(first)
-            early.succeed()
-            elapsed = first
-        slowest = self.array
-        for duration, upper, resource, requests, total in sorted(held, key=lambda item: item[0]):
-            slowest = upper
-            if duration > elapsed:
-                yield self.env.timeout(duration - elapsed)
-                elapsed = duration
-            for request in requests:
-                resource.release(request)
-            stats = self.stats[self.levels[upper].name]
-            stats.busy_cycles += duration * len(requests) / port_count(self.levels[upper])
-            stats.bytes += total
-            stats.transfers += 1
-        if compute > elapsed:
-            yield self.env.timeout(compute - elapsed)
-        return slowest
-
     # -- processes ----------------------------------------------------------------------------------
 
     def _fetcher(self, level: int) -> Process:
@@ -294,20 +196,41 @@ class LayerEngine:
             if waits:
                 yield simpy.AllOf(self.env, waits)
             # Whoever reads the tile may start on its first data (a batched step's first tile,
-            # with room for two; else its first bytes), and cannot finish before all of it is
-            # there: a tile has arrived when its own bytes and those it is copied from have.
-            ready = self.ready[level][tiles[index]]
+            # with room for two; else its first bytes); the last step that uses it cannot finish
+            # before all of it is there.
+            tile = tiles[index]
+            ready, arrived = self.ready[level][tile], self.arrived[level][tile]
             times = step.times(level)
-            cut_through = times == 1 or self._slots(level) > 1
-            yield from self._move(fills, times, early=ready if cut_through else None)
-            if not ready.triggered:
-                ready.succeed()
+            early = ready if times == 1 or self._slots(level) > 1 else None
+            _, landing = yield from self._move(fills, times, early=early, land=False)
+            # The next tile's requests follow once the ports are free, while this one's data
+            # is still landing (pipelined requests pay a latency once, not once per tile).
+            # It has arrived once its own data has, and, if it is the last tile copied from a
+            # tile above, once that tile has too (earlier ones copy the part that has arrived).
+            last = self.last_step[level][tile]
             sources = [
-                self.arrived[f.upper][self.tiles[f.upper][index]] for f, _ in fills if f.upper in self.arrived
+                self.arrived[f.upper][self.tiles[f.upper][index]]
+                for f, _ in fills
+                if f.upper in self.arrived and self.last_step[f.upper][self.tiles[f.upper][index]] == last
             ]
-            if sources:
-                yield simpy.AllOf(self.env, sources)
-            self.arrived[level][tiles[index]].succeed()
+            self._land(landing, ready, arrived, [source for source in sources if not source.processed])
+
+    def _land(
+        self, landing: float, ready: simpy.Event, arrived: simpy.Event, sources: list[simpy.Event]
+    ) -> None:
+        """Mark a tile ready once its own data has landed, arrived once its sources have too."""
+        waits = sources
+        if landing > 0:
+            landed = self.env.timeout(landing)
+            if not ready.triggered:
+                landed.callbacks.append(lambda _: _succeed(ready))
+            waits = [landed, *sources]
+        elif not ready.triggered:
+            ready.succeed()
+        if waits:
+            simpy.AllOf(self.env, waits).callbacks.append(lambda _: _succeed(arrived))
+        else:
+            arrived.succeed()
 
     def _array(self) -> Process:
         for index, step in enumerate(self.steps):
@@ -328,8 +251,9 @@ class LayerEngine:
             within = self._within_batch_drains(step)
             if within:
                 self.batch_drains.append(self.env.process(self._drain_later(within, step.repeat)))
+            self._stream_out(index, step, started, started + compute)
             # Operands stream in while the PEs compute; a stream pays its latency once, not per burst.
-            slowest = yield from self._move(operands, step.repeat, compute=compute, latency=False)
+            slowest, _ = yield from self._move(operands, step.repeat, compute=compute, latency=False)
             # Bursts held back by their registers' bandwidth wait for that level.
             register_wait = step.repeat * (self.burst_cycles - self.burst_mac_cycles)
             if register_wait:
@@ -340,8 +264,10 @@ class LayerEngine:
                 # The stream waited for the level whose transfer ended last.
                 self.stream_wait_cycles += waited
                 self.stream_wait_by_level[slowest] += waited
-            # A batched step ends when all its tiles have arrived; waiting for them is a stall too.
-            yield from self._wait_for(self.arrived, index)
+            # The last step that uses a tile ends when all of it has arrived (the steps before it
+            # read the part that has); waiting for it is a stall too.
+            ending = self.steps[index + 1].changed if index + 1 < len(self.steps) else self.fetched
+            yield from self._wait_for(self.arrived, index, ending)
             self.compute_cycles += macs_cycles
             self.skew_cycles += skew
             if self.tracing:
@@ -351,8 +277,10 @@ class LayerEngine:
             yield self.boundaries.put(index + 1 if index + 1 < len(self.steps) else _END)
         self.array_end = float(self.env.now)
 
-    def _wait_for(self, events: dict[int, list[simpy.Event]], index: int) -> Process:
-        """Wait for every fetched level's tile of step ``index``, outermost first.
+    def _wait_for(
+        self, events: dict[int, list[simpy.Event]], index: int, levels: Sequence[int] | None = None
+    ) -> Process:
+        """Wait for every fetched level's (or only ``levels``') tile of step ``index``, outermost first.
 
         Each level is charged the cycles the array still waited for it: first
         for the tile's buffer to be freed by the drain of the tile before it
@@ -360,6 +288,8 @@ class LayerEngine:
         the layer's.
         """
         for level in self.fetched:
+            if levels is not None and level not in levels:
+                continue
             tile = self.tiles[level][index]
             event = events[level][tile]
             if not event.processed:
@@ -385,9 +315,61 @@ class LayerEngine:
         share = (step.repeat - 1) / step.repeat
         return [(flow, count * share) for flow, count in self._flows(step, "drain", self.array)]
 
-    def _drain_later(self, drains: list[tuple[Flow, float]], repeat: int) -> Process:
-        """Drain the tiles a batch finishes while its later bursts run (they hold no slot, no burst)."""
-        yield from self._move(drains, repeat)
+    def _drain_later(self, drains: list[tuple[Flow, float]], repeat: int, start: float = 0.0) -> Process:
+        """Drain tiles while later bursts run, from ``start`` on (they hold no slot, no burst).
+
+        Writes are posted: a writer waits for its bytes to leave over the
+        ports, not for them to land, so a drain pays no latency.
+        """
+        if start > self.env.now:
+            yield self.env.timeout(start - self.env.now)
+        yield from self._move(drains, repeat, latency=False)
+
+    def _boundary_drains(self, token: int, level: int) -> list[tuple[Flow, float]]:
+        """What drains from ``level`` at boundary ``token`` (a step's index, or the layer's end).
+
+        Of a batched step, the array's tiles drain here only for the first of
+        their changes (the array streams the rest, see :meth:`_within_batch_drains`).
+        """
+        if token == _END:
+            return [(f, 1.0) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
+        step = self.steps[token]
+        drains = self._flows(step, "drain", level)
+        if step.repeat > 1 and level == self.array:
+            drains = [(flow, count / step.repeat) for flow, count in drains]
+        return drains
+
+    def _stream_out(self, index: int, step: Step, started: float, end: float) -> None:
+        """Start draining what the tiles ending after step ``index`` finish, while it computes.
+
+        A tile's outputs are finished in pieces over its life (see
+        :mod:`energysim.drains`); all but the last piece leave during the
+        last step that uses the tile, as early as they are finished and the
+        port lets them; the retirer drains the last piece at the boundary.
+        The tiles above change only at the boundary: of a batched step
+        whose tiles change several times, its first change's share streams.
+        """
+        for level in step.changed:
+            times = step.times(level)
+            self.life_start[level] = end - (end - started) / times if times > 1 else started
+        token = index + 1 if index + 1 < len(self.steps) else _END
+        levels = range(1, len(self.levels)) if token == _END else self.steps[token].changed
+        for level in levels:
+            pieces, before = self.pieces[level]
+            # The array's own tiles are the PEs' registers: at a step's boundary their drain is one
+            # burst's outputs, and a batch streams its others already (_within_batch_drains).
+            streams = pieces > 1 and (level < self.array or token == _END)
+            drains = self._boundary_drains(token, level) if streams else []
+            if not drains:
+                continue
+            share = (pieces - 1) / pieces
+            if token != _END and not (level == self.array and self.steps[token].repeat > 1):
+                share /= self.steps[token].times(level)
+            streamed = [(flow, count * share) for flow, count in drains]
+            # The pieces are finished over the last part of the tile's life (see energysim.drains).
+            first = self.life_start[level] + before * (end - self.life_start[level])
+            start = stream_start(self.env.now, first, end, pieces, self._cycles(streamed))
+            self.streamed[(token, level)] = (self.env.process(self._drain_later(streamed, 1, start)), share)
 
     def _retirer(self) -> Process:
         while True:
@@ -401,16 +383,15 @@ class LayerEngine:
                 else self.steps[token]
             )
             for level in sorted(step.changed, reverse=True):
-                drains: list[tuple[Flow, float]]
-                if token == _END:
-                    drains = [(f, 1.0) for f in self.plan.end.flows if f.kind == "drain" and f.lower == level]
-                else:
-                    drains = self._flows(step, "drain", level)
-                if drains and token != _END and step.repeat > 1 and level == self.array:
-                    # Only the first of a batch's tile changes drains here; the array streams the rest.
-                    drains = [(flow, count / step.repeat) for flow, count in drains]
+                drains = self._boundary_drains(token, level)
+                streamed = self.streamed.pop((token, level), None)
+                if streamed is not None:
+                    # All but the last piece left while the array computed.
+                    process, share = streamed
+                    yield process
+                    drains = [(flow, count * (1 - share)) for flow, count in drains]
                 if drains:
-                    yield from self._move(drains, step.repeat)
+                    yield from self._move(drains, step.repeat, latency=False)
                 if token != _END and level in self.slots:
                     yield self.slots[level].put(1)
             if token == _END:
@@ -457,9 +438,21 @@ class LayerEngine:
             pes_used=pes,
             levels=self.stats,
             counts=self.counts,
-            events=self.env.processed,
+            events=self.counting.processed,
             trace=self.trace,
         )
+
+
+def _last_steps(tiles: list[int]) -> list[int]:
+    """For each tile index, the last step that uses it (``tiles`` gives each step's)."""
+    last = [0] * (tiles[-1] + 1 if tiles else 0)
+    for index, tile in enumerate(tiles):
+        last[tile] = index
+    return last
+
+
+def _succeed(event: simpy.Event) -> None:
+    event.succeed()
 
 
 def _index_flows(plan: AccessPlan) -> dict[tuple[StepKey | None, str, int], list[Flow]]:
