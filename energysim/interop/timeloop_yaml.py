@@ -23,12 +23,12 @@ from yaml.scanner import Scanner
 
 from energysim.errors import EnergySimError
 from energysim.model.files import (
+    BoundedComposer,
+    CoreConstructor,
+    CoreResolver,
     YamlBoundError,
-    _BoundedComposer,
-    _CoreConstructor,
-    _CoreResolver,
-    _read_bounded,
     display_path,
+    read_bounded,
 )
 
 #: The key a tagged v0.4 node's mapping gets, holding its tag's name.
@@ -37,7 +37,7 @@ NODE_TAG = "!tag"
 TIMELOOP_TAGS = ("Container", "Component", "Parallel", "Hierarchical", "Nothing")
 
 
-class _TimeloopConstructor(_CoreConstructor):
+class _TimeloopConstructor(CoreConstructor):
     """The core constructor, and v0.4's node tags as mappings with :data:`NODE_TAG`."""
 
     def construct_timeloop_node(self, node: Node) -> dict[Any, Any]:
@@ -58,16 +58,16 @@ for _tag in TIMELOOP_TAGS:
     _TimeloopConstructor.add_constructor(f"!{_tag}", _TimeloopConstructor.construct_timeloop_node)  # type: ignore[type-var]
 
 
-class _TimeloopLoader(_BoundedComposer, Reader, Scanner, Parser, _TimeloopConstructor, _CoreResolver):
+class _TimeloopLoader(BoundedComposer, Reader, Scanner, Parser, _TimeloopConstructor, CoreResolver):
     """The bounded pure-Python loader with Timeloop's node tags (files are small: no libyaml needed)."""
 
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
-        _BoundedComposer.__init__(self)
+        BoundedComposer.__init__(self)
         _TimeloopConstructor.__init__(self)
-        _CoreResolver.__init__(self)
+        CoreResolver.__init__(self)
 
 
 def parse_timeloop_yaml(text: str) -> Any:
@@ -83,7 +83,7 @@ def read_timeloop_yaml(path: str | Path) -> Any:
     """Parse the Timeloop file ``path``; any problem is one error naming the file (and line)."""
     path = Path(path)
     where = display_path(path)
-    data = _read_bounded(path)
+    data = read_bounded(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

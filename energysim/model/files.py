@@ -160,7 +160,7 @@ def _mode_problem(mode: int) -> str | None:
     return None
 
 
-def _read_bounded(path: Path) -> bytes:
+def read_bounded(path: Path) -> bytes:
     """At most :data:`MAX_FILE_BYTES` of the regular file ``path``; never blocks on a FIFO."""
     where = display_path(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -202,7 +202,7 @@ class YamlBoundError(yaml.MarkedYAMLError):
     """A bound of :mod:`~energysim.model.limits` hit while composing a YAML document."""
 
 
-class _BoundedComposer(Composer):
+class BoundedComposer(Composer):
     """A composer that builds the node tree with a loop, counting nodes and depth as it goes.
 
     PyYAML's own composer recurses once per level (a RecursionError at a few
@@ -331,7 +331,7 @@ class _BoundedComposer(Composer):
             )
 
 
-class _CoreConstructor(SafeConstructor):
+class CoreConstructor(SafeConstructor):
     """Constructs only null, booleans, integers, floats, strings, lists and mappings."""
 
     def construct_yaml_int(self, node: ScalarNode) -> int:
@@ -391,55 +391,55 @@ def _check_keys(loader: Any, node: MappingNode) -> None:
 
 _CORE_TAGS = {"null", "bool", "int", "float", "str", "seq", "map"}
 for _tag in ("set", "omap", "pairs", "binary", "timestamp"):
-    _CoreConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _CoreConstructor.construct_unsupported)  # type: ignore[type-var]
-_CoreConstructor.add_constructor(None, _CoreConstructor.construct_unsupported)  # type: ignore[type-var]
-_CoreConstructor.add_constructor("tag:yaml.org,2002:int", _CoreConstructor.construct_yaml_int)  # type: ignore[type-var]
-_CoreConstructor.add_constructor("tag:yaml.org,2002:float", _CoreConstructor.construct_yaml_float)  # type: ignore[type-var]
-_CoreConstructor.add_constructor("tag:yaml.org,2002:map", _CoreConstructor.construct_unique_mapping)  # type: ignore[type-var]
+    CoreConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", CoreConstructor.construct_unsupported)  # type: ignore[type-var]
+CoreConstructor.add_constructor(None, CoreConstructor.construct_unsupported)  # type: ignore[type-var]
+CoreConstructor.add_constructor("tag:yaml.org,2002:int", CoreConstructor.construct_yaml_int)  # type: ignore[type-var]
+CoreConstructor.add_constructor("tag:yaml.org,2002:float", CoreConstructor.construct_yaml_float)  # type: ignore[type-var]
+CoreConstructor.add_constructor("tag:yaml.org,2002:map", CoreConstructor.construct_unique_mapping)  # type: ignore[type-var]
 
 
-class _CoreResolver(Resolver):
+class CoreResolver(Resolver):
     """YAML 1.1's implicit types without timestamps (``2024-01-01`` stays a string) or ``=``."""
 
 
-_CoreResolver.yaml_implicit_resolvers = {
+CoreResolver.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag.rsplit(":", 1)[-1] in _CORE_TAGS | {"merge"}]
     for first, resolvers in Resolver.yaml_implicit_resolvers.items()
 }
 
 
-class _PythonLoader(_BoundedComposer, Reader, Scanner, Parser, _CoreConstructor, _CoreResolver):
+class _PythonLoader(BoundedComposer, Reader, Scanner, Parser, CoreConstructor, CoreResolver):
     """The bounded loader on PyYAML's own (iterative, pure-Python) parser."""
 
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
-        _BoundedComposer.__init__(self)
-        _CoreConstructor.__init__(self)
-        _CoreResolver.__init__(self)
+        BoundedComposer.__init__(self)
+        CoreConstructor.__init__(self)
+        CoreResolver.__init__(self)
 
 
-_Loader: type[_BoundedComposer] = _PythonLoader
+_Loader: type[BoundedComposer] = _PythonLoader
 try:
     from yaml._yaml import CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     pass
 else:
 
-    class _LibyamlLoader(_BoundedComposer, CParser, _CoreConstructor, _CoreResolver):
+    class _LibyamlLoader(BoundedComposer, CParser, CoreConstructor, CoreResolver):
         """The bounded loader on libyaml's parser (C, iterative): several times faster."""
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
-            _BoundedComposer.__init__(self)
-            _CoreConstructor.__init__(self)
-            _CoreResolver.__init__(self)
+            BoundedComposer.__init__(self)
+            CoreConstructor.__init__(self)
+            CoreResolver.__init__(self)
 
     _Loader = _LibyamlLoader
 
 
-def _parse_with(loader_type: type[_BoundedComposer], text: str) -> Any:
+def _parse_with(loader_type: type[BoundedComposer], text: str) -> Any:
     loader: Any = loader_type(text)  # type: ignore[call-arg]
     try:
         return loader.get_single_data()
@@ -466,7 +466,7 @@ def parse_yaml(text: str) -> Any:
 def read_yaml(path: Path) -> Any:
     """Parse ``path``; any problem is one error naming the file (and line and column)."""
     where = display_path(path)
-    data = _read_bounded(path)
+    data = read_bounded(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -38,7 +38,7 @@ from typing import Any
 
 from energysim.errors import EnergySimError
 from energysim.model.base import shown_value, validate_file_data
-from energysim.model.files import _read_bounded, display_path
+from energysim.model.files import display_path, read_bounded
 from energysim.model.limits import MAX_DIMENSION, MAX_LAYERS, MAX_NAME_CHARS
 from energysim.model.workload import Network
 
@@ -174,7 +174,7 @@ def load_topology(path: str | Path) -> Network:
     """Read a SCALE-Sim topology CSV (conv or GEMM form) as a :class:`Network`."""
     path = Path(path)
     where = display_path(path)
-    data = _read_bounded(path)
+    data = read_bounded(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
