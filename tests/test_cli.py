@@ -438,3 +438,24 @@ def test_a_mapping_file_for_a_layer_that_is_not_run_is_an_error(
     error = capsys.readouterr().err
     assert "maps layer 'conv3', which is not among the selected layers (conv1)" in error
     assert str(conv3_mapping) in error
+
+
+def test_validate_reads_a_scalesim_topology_and_refuses_a_broken_onnx_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SCALE-Sim CSV: conv 8 x 8 input, 3 x 3 filter, 2 channels, 4 filters, stride 1:
+    6 x 6 outputs x 4 filters x (3 x 3 x 2) = 2,592 MACs, 3 x 3 x 2 x 4 = 72 weights.
+    A file that only ends in .onnx is one error naming it, exit 2."""
+    topology = tmp_path / "t.csv"
+    topology.write_text(
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+        "conv1, 8, 8, 3, 3, 2, 4, 1,\n"
+    )
+    assert main(["validate", str(topology)]) == 0
+    assert "2,592 MACs, 72 weights" in capsys.readouterr().out
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"garbage")
+    assert main(["validate", str(broken)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "broken.onnx" in err
+    assert "Traceback" not in err

@@ -431,6 +431,11 @@ def _file_kind(data: object) -> str | None:
 def validate(args: argparse.Namespace) -> None:
     """Check a file and print what it understood: the levels, the layers, or the loops."""
     path = _validate_target(args.file)
+    if path.name.lower().endswith((".onnx", ".csv")):  # an ONNX model or a SCALE-Sim topology
+        if args.hierarchy or args.workload:
+            raise EnergySimError(f"{path}: not a mapping file; --hierarchy and --workload apply only to one")
+        _describe_workload(path)
+        return
     kind = _file_kind(read_yaml(path))
     if kind is None and args.hierarchy:
         kind = "mapping"  # the user says so: check it as one, and name what is wrong in it
