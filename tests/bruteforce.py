@@ -121,14 +121,27 @@ class BruteForce:
         self.bounds = bounds
 
     def in_memory(self, tensor: Tensor, element: Element) -> bool:
-        """False for an input element in the zero padding (or beyond the input): not in memory.
+        """False for an element that is not in memory: zero padding, or beyond a bound.
 
         DESIGN.md: the level that holds the whole tensor never reads a padded
-        element, so level 0 neither sends nor reads one.
+        element, so level 0 neither sends nor reads one, and keeps no padded
+        output. An imperfect factor pads a dimension past its bound; a
+        convolution's input exists at rows ``[padding, padding + rows)`` (without
+        an ``input_size``: the rows the unpadded loop bounds reach; columns alike).
         """
-        if tensor != "inputs" or self.bounds.input_size is None:
-            return True
-        (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
+        sizes = self.bounds.sizes
+        if tensor != "inputs":
+            dims = "GMCRS" if tensor == "weights" else "GNMPQ"
+            return all(index < sizes[dim] for index, dim in zip(element, dims, strict=True))
+        if any(index >= sizes[dim] for index, dim in zip(element[:3], "NGC", strict=True)):
+            return False
+        if self.bounds.input_size is None:
+            (stride_h, stride_w), (dilation_h, dilation_w) = self.bounds.stride, self.bounds.dilation
+            pad_h = pad_w = 0
+            rows = (sizes["P"] - 1) * stride_h + (sizes["R"] - 1) * dilation_h + 1
+            cols = (sizes["Q"] - 1) * stride_w + (sizes["S"] - 1) * dilation_w + 1
+        else:
+            (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
         return pad_h <= element[3] < pad_h + rows and pad_w <= element[4] < pad_w + cols
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -193,9 +206,11 @@ class BruteForce:
                         continue  # same tile: nothing new
                     new = tile - held[instance]
                     held[instance] = tile
+                    # The child is filled with its whole tile; level 0 sends only what exists (the
+                    # zeros of the padding are written on arrival, not read nor sent).
+                    self.add(child, tensor, "fill", len(new))
                     if parent == 0:
                         new = {element for element in new if self.in_memory(tensor, element)}
-                    self.add(child, tensor, "fill", len(new))
                     self.add_transfers(parent, child, tensor, len(new))
                     new_by_parent[instance[: self.spatial_above[parent]]].append(new)
                 for news in new_by_parent.values():
@@ -242,13 +257,41 @@ class BruteForce:
 
         chain = self.chain(tensor)
         innermost = chain[-1]
+        # A padded output has no value in level 0: whenever it enters an instance of the first level
+        # below (chain[1]) it starts from zero there, so a level further in finds a value for it only
+        # if a MAC under that instance touched it since. The steps at which each enters and is touched:
+        self.first_inner = chain[1] if len(chain) > 1 else None
+        self.entered: dict[tuple[Instance, Element], list[int]] = defaultdict(list)
+        self.touched: dict[tuple[Instance, Element], list[int]] = defaultdict(list)
+        if self.first_inner is not None:
+            cut = self.spatial_above[self.first_inner]
+            for (step_index, point), element in self.element[tensor].items():
+                self.touched[(point[:cut], element)].append(step_index)
+        self.first_step_of = first_step
         parents: dict[int, int | None] = {chain[0]: None}
         parents |= {child: parent for parent, child in itertools.pairwise(chain)}
         for level in chain:
             self.output_level(level, parents[level], level == innermost, first_step)
 
-        # MAC results sent to the innermost level keeping outputs: one per point per step.
-        self.add_transfers(innermost, self.depth, tensor, len(self.steps) * len(self.points))
+        # MAC results sent to the innermost level keeping outputs: one per point per step (level 0
+        # takes only those of outputs that exist).
+        results = self.element[tensor].values()
+        if innermost == 0:
+            results = [element for element in results if self.in_memory(tensor, element)]
+        self.add_transfers(innermost, self.depth, tensor, len(results))
+
+    def has_value(self, level: int, instance: Instance, element: Element, step_index: int) -> bool:
+        """True if ``element``'s running partial sum exists above ``level`` at ``step_index``.
+
+        A real one does once any MAC touched it; a padded one once a MAC under the
+        instance of the first level below level 0 touched it since it last entered there.
+        """
+        if level == self.first_inner or self.in_memory("outputs", element):
+            return self.first_step_of[element] < step_index
+        assert self.first_inner is not None
+        key = (instance[: self.spatial_above[self.first_inner]], element)
+        entry = max(step for step in self.entered[key] if step <= step_index)
+        return any(entry <= step < step_index for step in self.touched[key])
 
     def drain(self, level: int, parent: int, departing: dict[Instance, set[Element]]) -> None:
         """Elements leaving the tiles of ``level``'s instances go up to ``parent``.
@@ -258,6 +301,8 @@ class BruteForce:
         """
         union_by_parent: dict[Instance, set[Element]] = defaultdict(set)
         for instance, elements in departing.items():
+            if parent == 0:  # a padded output has no address there: it is not sent
+                elements = {element for element in elements if self.in_memory("outputs", element)}
             self.add_transfers(parent, level, "outputs", len(elements))
             union_by_parent[instance[: self.spatial_above[parent]]] |= elements
         self.add(parent, "outputs", "update", sum(len(elements) for elements in union_by_parent.values()))
@@ -282,14 +327,21 @@ class BruteForce:
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
+                    if level == self.first_inner:
+                        for element in arriving:
+                            self.entered[(instance, element)].append(step_index)
                     if parent is not None and instance in designated:
-                        filled = {e for e in arriving if first_step[e] < step_index}
+                        filled = {e for e in arriving if self.has_value(level, instance, e, step_index)}
+                        if parent == 0:  # level 0 keeps no padded output
+                            filled = {e for e in filled if self.in_memory(tensor, e)}
                         self.add(level, tensor, "fill", len(filled))
                         self.add(parent, tensor, "read", len(filled))
                         self.add_transfers(parent, level, tensor, len(filled))
                         valued[instance] |= filled
                 if innermost:
                     touched = {self.element[tensor][(step_index, point)] for point in below[instance]}
+                    if level == 0:  # the MACs write no padded output into level 0
+                        touched = {e for e in touched if self.in_memory(tensor, e)}
                     self.add(level, tensor, "update", len(touched))
                     # An update of an element with a value reads it; the others are first writes.
                     self.add(level, tensor, "read", len(touched & valued[instance]))

@@ -45,11 +45,16 @@ Outputs (partial sums), at a level ``i`` keeping them:
   as in DESIGN.md's example.)
 
 Zero padding does not exist in memory: the outermost level (level 0, which
-holds the whole tensor) never sends or reads an input element outside
-``[padding, padding + H) x [padding, padding + W)``, so its reads, the fills
-of the level below it and their transfers (or the MAC operands it serves
-directly) count only elements that exist. Levels inside the chip move the
-zeros of a padded tile like any other element.
+holds the whole tensor) never sends or reads an element outside the tensor:
+an input element outside ``[padding, padding + H) x [padding, padding + W)``,
+or any element beyond a loop bound that an imperfect factor adds. Its reads,
+their transfers (or the MAC operands it serves directly) count only elements
+that exist; the level below is still filled with its whole tile, the zeros
+written there on arrival. A padded output has no address in level 0: it is
+never written there nor refilled from it, so each time it enters the first
+level below it starts from zero, and levels further in are refilled with it
+only if a MAC touched it since. Levels inside the chip move the zeros of a
+padded tile like any other element, and padded MAC slots update on chip.
 
 Network transfers: every element delivered to one receiving instance (fills,
 MAC operands) or sent up by one instance (drains, MAC results), counted once
@@ -208,12 +213,18 @@ class _Planner:
                         multicast,
                     )
         self._operand_reads(chain[-1], tensor, axes)
-        windows = tensor_windows(tensor, self.bounds)
-        padded = any(self._clips(axis, window) for axis, window in zip(axes, windows, strict=True))
-        if chain[0] == 0 and padded:
+        windows = self._padded_windows(tensor, axes)
+        if chain[0] == 0 and any(window is not None for window in windows):
             self._unpad_outermost(tensor, axes, windows, chain)
 
     # -- zero padding at the outermost level --------------------------------------------------------
+
+    def _padded_windows(self, tensor: Tensor, axes: tuple[Axis, ...]) -> tuple[Window, ...]:
+        """``tensor``'s windows of existing elements on the axes the nest pads; None on the others."""
+        windows = tensor_windows(tensor, self.bounds)
+        return tuple(
+            window if self._clips(axis, window) else None for axis, window in zip(axes, windows, strict=True)
+        )
 
     def _clips(self, axis: Axis, window: Window) -> bool:
         """True if the nest reaches coordinates of ``axis`` outside ``window`` (padding)."""
@@ -265,10 +276,13 @@ class _Planner:
         The per-step buckets count whole tiles, padding included (every occurrence
         of a step is alike only then); the first-tile bucket gets the difference
         between the elements that exist, summed over every occurrence in closed
-        form (:func:`clipped_sum`), and what the buckets count: fills from the outermost
-        level, its reads (multicast or not) and their transfers, or its MAC
-        operand reads when no inner level keeps the tensor. The engine's timing
-        still moves the whole tiles (its flows are the buckets').
+        form (:func:`clipped_sum`), and what the buckets count: the outermost
+        level's reads (multicast or not) and their transfers, or its MAC operand
+        reads when no inner level keeps the tensor. The level below is still
+        filled with the whole padded tile: its zeros are written there (by the
+        DMA's zero generator), not read from the outermost level nor sent over
+        its network. The engine's timing still moves the whole tiles (its flows
+        are the buckets').
         """
         clipped: list[Window] = [
             None if window is None else window_in_units(axis, window)
@@ -289,9 +303,100 @@ class _Planner:
             self._bucket_total((self.names[level], tensor, action))
             for level, action in ((child, "fill"), (0, "read"))
         )
-        self._add(start, child, tensor, "fill", fills - all_fills)
         self._add(start, 0, tensor, "read", reads - all_reads)
         self._transfers(start, 0, child, tensor, fills - all_fills)
+
+    def _unpad_outputs(self, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]) -> None:
+        """A padded output has no address in the outermost level: it is never written nor refilled there.
+
+        The buckets count whole tiles (as for weights and inputs); the first-tile
+        bucket takes out, in closed form: level 0's updates (and their transfers)
+        of padded elements; the padded partial sums the buckets refill. Every
+        time a padded output enters the first level below level 0 it restarts
+        from zero (nothing to refill), so a level further in is refilled with it
+        only if a MAC touched it since then: a step of a loop above that first
+        level, at or outside its innermost output-relevant loop, restarts it; a
+        step of an inner loop finds it only where it finds a real one too, unless
+        the irrelevant loops that restart it are all that differ. With level 0
+        as the MACs' own level, its updates and reads of padded outputs go.
+        """
+        start, relevant = self.plan.start, RELEVANT_DIMS["outputs"]
+        if len(chain) == 1:
+            real = math.prod([self.bounds.sizes[dim] for ((dim, _c),) in axes])
+            missing = math.prod([self.nest.extent(0, dim) for ((dim, _c),) in axes]) - real
+            temporal = [p for p in self.nest.positions if not p.spatial]
+            revisits = math.prod([p.factor for p in temporal if p.dim not in relevant])
+            self._add(start, 0, "outputs", "update", -missing * revisits)
+            self._add(start, 0, "outputs", "read", -missing * (revisits - 1))
+            slots = self.nest.mapped_macs // (missing + real)
+            self._transfers(start, 0, self.last, "outputs", -missing * slots)
+            return
+        clipped: list[Window] = [
+            None if window is None else window_in_units(axis, window)
+            for axis, window in zip(axes, windows, strict=True)
+        ]
+        first = chain[1]
+        outer = self.nest.temporal_above(first)
+        last_relevant = max([p.index for p in outer if p.dim in relevant], default=-1)
+        restarts = math.prod([p.factor for p in outer if p.index < last_relevant and p.dim not in relevant])
+        for parent, level in itertools.pairwise(chain):
+            placed = tuple(p for p in self.nest.spatial_between(0, level) if p.dim in relevant)
+            sums = zip(
+                self._arrival_sums(axes, level, clipped, placed),
+                self._arrival_sums(axes, level, [None] * len(axes), placed),
+                strict=True,
+            )
+            unfilled = drained = 0
+            for (change, real, alike), (_same, every, _alike) in sums:
+                drained += (every - real) * alike
+                if change is None:
+                    continue
+                step = change.position
+                counted = alike - (step.dim in relevant)  # the buckets' refills per position
+                if step in outer:
+                    kept = alike if step.index > last_relevant else 0
+                else:
+                    kept = alike - (step.dim in relevant) * restarts
+                unfilled += (every - real) * (counted - kept)
+            unfilled *= math.prod(
+                [p.factor for p in self.nest.spatial_between(0, parent) if p.dim not in relevant]
+            )
+            self._add(start, level, "outputs", "fill", -unfilled)
+            self._add(start, parent, "outputs", "read", -unfilled)
+            self._transfers(start, parent, level, "outputs", -unfilled)
+            if level == chain[-1]:
+                self._add(start, level, "outputs", "read", -unfilled)
+            if parent == 0:  # every element that arrives leaves once: level 0 takes the real ones
+                self._add(start, 0, "outputs", "update", -drained)
+                siblings = self._irrelevant_product(self.nest.spatial_between(0, level))
+                self._transfers(start, 0, level, "outputs", -drained * siblings)
+
+    def _arrival_sums(
+        self, axes: tuple[Axis, ...], level: int, windows: list[Window], spatial: tuple[Position, ...]
+    ) -> list[tuple[Transition | None, int, int]]:
+        """Per tile change of ``level`` (None: the first tiles), the elements that arrive within ``windows``.
+
+        Summed over the positions where the tile sits at that change's
+        occurrences (``spatial`` placing the instances), with how many
+        occurrences share each position (:meth:`_positions`).
+        """
+        tiles = [axis_tile(axis, self.nest, level) for axis in axes]
+        result: list[tuple[Transition | None, int, int]] = []
+        changes: list[Transition | None] = [None, *transitions(self.nest, level)]
+        for change in changes:
+            news: list[tuple[Intervals | int, Intervals | int]] = []
+            for axis, tile, window in zip(axes, tiles, windows, strict=True):
+                shift = axis_shift(axis, change.dim_offsets) if change else (0,) * len(axis)
+                if window is None:
+                    news.append((tile_size(tile), overlap_after_shift(tile, shift) if change else 0))
+                elif change is None:
+                    news.append((explicit_tile(tile), ()))
+                else:
+                    after, base = explicit_tile(tile, shift), explicit_tile(tile)
+                    news.append((after, intersection(after, base)))
+            places, offsets, alike = self._positions(axes, level, change, spatial)
+            result.append((change, _product_difference(news, places, offsets, windows), alike))
+        return result
 
     def _bucket_total(self, key: tuple[str, Tensor, Action]) -> int:
         """What the first-tile and step buckets count for ``key`` over the layer."""
@@ -454,6 +559,9 @@ class _Planner:
         everyone = self._per_burst(steps * math.prod([p.factor for p in below]))
         self._transfers(self.plan.burst, innermost, self.last, "outputs", everyone)
         self._flow(self.plan.burst, innermost, self.last, "outputs", "result", updates)
+        windows = self._padded_windows("outputs", axes)
+        if chain[0] == 0 and any(window is not None for window in windows):
+            self._unpad_outputs(axes, windows, chain)
 
     def _drain(self, bucket: Bucket, parent: int, child: int, drained: int, reduce: int) -> None:
         self._add(bucket, parent, "outputs", "update", drained // reduce)
