@@ -22,11 +22,14 @@ import time
 from typing import Any
 
 from bruteforce import brute_force_counts
-from test_oracle import assert_agrees
+from test_oracle import assert_agrees, make_hierarchy
 from test_value_oracle import differences, execute, layer_of, machine, storage_counts, two_level
 
 import energysim as es
 from energysim.analysis.accesses import count_accesses
+from energysim.model.base import TENSORS
+from energysim.model.hierarchy import Hierarchy
+from energysim.model.layers import DIMENSIONS, LoopBounds
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 
 
@@ -159,3 +162,35 @@ def test_an_imperfect_factor_of_a_billion_costs_what_one_of_two_does() -> None:
     assert result.count("DRAM", "inputs", "read") == result.count("GLB", "inputs", "fill") == 1
     assert result.count("DRAM", "outputs", "update") == 2**30 + 1
     assert result.count("GLB", "outputs", "update") == 2**31
+
+
+def _channel_comb(children: int, multicast: bool) -> tuple[Mapping, LoopBounds, Hierarchy]:
+    """fc C = 4 n - 1 (as 4 n), M2: L0 loops M2 and fans C out to n; L1 loops C4 and keeps only weights."""
+    sizes = dict.fromkeys(DIMENSIONS, 1) | {"C": 4 * children - 1, "M": 2}
+    mapping = Mapping(
+        (
+            LevelMapping("L0", temporal=(Loop("M", 2),), spatial=(Loop("C", children),)),
+            LevelMapping("L1", temporal=(Loop("C", 4),), keeps=("weights",)),
+            LevelMapping("L2", keeps=TENSORS),
+        )
+    )
+    hierarchy = make_hierarchy([children, 1, 1], [multicast, None, None], [TENSORS, ("weights",), TENSORS])
+    return mapping, LoopBounds(sizes), hierarchy
+
+
+def test_a_padded_channel_over_a_comb_of_a_million_children_is_closed_form() -> None:
+    """The L2 instances hold one channel each; instance i walks channels 4 i .. 4 i + 3 (the L1
+    loop between them spaces the children 4 apart: a comb), and again on the second M step.
+
+    L2 input fills: 2 x 4 n, the last channel (4 n - 1) a zero. L0 reads the real ones, 2 x (4 n - 1),
+    with or without multicast (no two children share a channel). n = 4 agrees with the brute force;
+    n = 2^20 children is a million teeth, placed as progressions, never as explicit intervals.
+    """
+    for multicast in (True, False):
+        assert_agrees(*_channel_comb(4, multicast))
+        mapping, bounds, hierarchy = _channel_comb(2**20, multicast)
+        began = time.perf_counter()
+        counts = count_accesses(mapping, bounds, hierarchy, bounds.macs)
+        assert time.perf_counter() - began < 1.0
+        assert counts.get("L2", "inputs", "fill") == 2 * 4 * 2**20
+        assert counts.get("L0", "inputs", "read") == 2 * (4 * 2**20 - 1)

@@ -416,9 +416,14 @@ class _Planner:
         fills = reads = 0
         for change in changes:
             # Fills are summed over the children; multicast reads are the union of theirs. An axis
-            # without a window needs only sizes (closed forms), never explicit intervals.
+            # without a window needs only sizes (closed forms), never explicit intervals; on an axis
+            # of one dimension the children's tiles are disjoint, so their union is their sum, and
+            # they are placed as progressions (like the fills), never as explicit copies.
             news: list[tuple[Intervals | int, Intervals | int]] = []
             unions: list[tuple[Intervals | int, Intervals | int]] = []
+            disjoint = [
+                window is not None and len(axis) == 1 for axis, window in zip(axes, windows, strict=True)
+            ]
             for axis, tile, window in zip(axes, tiles, windows, strict=True):
                 shift = axis_shift(axis, change.dim_offsets) if change else (0,) * len(axis)
                 if window is None:
@@ -430,16 +435,22 @@ class _Planner:
                 base = explicit_tile(tile)
                 if change is None:
                     news.append((base, ()))
-                    unions.append((explicit_children(tile, base), ()))
+                    unions.append(news[-1] if len(axis) == 1 else (explicit_children(tile, base), ()))
                     continue
                 after = explicit_tile(tile, shift)
                 news.append((after, intersection(after, base)))
+                if len(axis) == 1:
+                    unions.append(news[-1])
+                    continue
                 whole = explicit_children(tile, after)
                 arriving = explicit_children(tile, difference(after, base))
                 unions.append((whole, difference(whole, arriving)))
             places, offsets, alike = self._positions(axes, child, change, spatial)
             fills += alike * _product_difference(news, places, offsets, windows)
             moves, moved, temporal_alike = self._positions(axes, child, change, ())
+            moves = [
+                place if apart else move for place, move, apart in zip(places, moves, disjoint, strict=True)
+            ]
             reads += temporal_alike * _product_difference(unions, moves, moved, windows)
         return fills, reads if multicast else fills
 
@@ -453,11 +464,18 @@ class _Planner:
         deliveries = self._point_sum(units, points, (*every, *below), windows)
         if not self._multicasts(0, self.last):
             return deliveries, deliveries
+        # A multicast sends each distinct operand once: the union of the PEs' points. On an axis of
+        # one dimension the PEs' points are distinct, placed by their loops as progressions.
+        single = [len(axis) == 1 for axis in axes]
         tiles = [axis_tile(axis, self.nest, self.last, below) for axis in axes]
         sent: list[tuple[Intervals | int, Intervals | int]] = [
-            (explicit_children(tile, point), ()) for tile in tiles
+            (point, ()) if one else (explicit_children(tile, point), ())
+            for tile, one in zip(tiles, single, strict=True)
         ]
-        return self._point_sum(units, sent, tuple(every), windows), deliveries
+        apart = [
+            p for p in below if any(one and p.dim in unit for one, unit in zip(single, units, strict=True))
+        ]
+        return self._point_sum(units, sent, (*every, *apart), windows), deliveries
 
     def _point_sum(
         self,
