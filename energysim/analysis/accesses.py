@@ -310,15 +310,19 @@ class _Planner:
         """A padded output has no address in the outermost level: it is never written nor refilled there.
 
         The buckets count whole tiles (as for weights and inputs); the first-tile
-        bucket takes out, in closed form: level 0's updates (and their transfers)
-        of padded elements; the padded partial sums the buckets refill. Every
-        time a padded output enters the first level below level 0 it restarts
-        from zero (nothing to refill), so a level further in is refilled with it
-        only if a MAC touched it since then: a step of a loop above that first
-        level, at or outside its innermost output-relevant loop, restarts it; a
-        step of an inner loop finds it only where it finds a real one too, unless
-        the irrelevant loops that restart it are all that differ. With level 0
-        as the MACs' own level, its updates and reads of padded outputs go.
+        bucket takes out, in closed form, what they count for padded outputs
+        and should not: level 0's updates of them (and their transfers), and
+        refills. A padded output restarts from zero whenever it enters the first
+        level below level 0 (``first``), so a level further in is refilled with
+        it only if a MAC touched it since. Of the steps where the buckets refill:
+        a step of a loop above ``first`` at or outside its innermost
+        output-relevant loop moves ``first``'s tile, and refills no padded
+        output; any other step refills a padded output where it refills a real
+        one, except where every irrelevant loop inside that relevant loop is at
+        its first index (``restarts``: one per index of the irrelevant loops
+        outside it).
+        With level 0 as the MACs' own level, its updates and reads of padded
+        outputs go.
         """
         start, relevant = self.plan.start, RELEVANT_DIMS["outputs"]
         if len(chain) == 1:
