@@ -451,6 +451,8 @@ class _Planner:
                 unions.append((whole, difference(whole, arriving)))
             places, offsets, alike = self._positions(axes, child, change, spatial)
             fills += alike * _product_difference(news, places, offsets, windows)
+            if not multicast:
+                continue  # level 0 reads what it fills
             moves, moved, temporal_alike = self._positions(axes, child, change, ())
             moves = [
                 place if apart else move for place, move, apart in zip(places, moves, disjoint, strict=True)
