@@ -257,16 +257,19 @@ class BruteForce:
 
         chain = self.chain(tensor)
         innermost = chain[-1]
-        # A padded output has no value in level 0: whenever it enters an instance of the first level
-        # below (chain[1]) it starts from zero there, so a level further in finds a value for it only
-        # if a MAC under that instance touched it since. The steps at which each enters and is touched:
-        self.first_inner = chain[1] if len(chain) > 1 else None
-        self.entered: dict[tuple[Instance, Element], list[int]] = defaultdict(list)
-        self.touched: dict[tuple[Instance, Element], list[int]] = defaultdict(list)
-        if self.first_inner is not None:
-            cut = self.spatial_above[self.first_inner]
+        # An output instance that starts an element from zero (a padded one in the first level below
+        # level 0, which keeps no padded output; any one in a reduction sibling that is not designated)
+        # holds no running sum of it: a level further in finds one only if a MAC under that instance
+        # touched the element since it last entered there. The steps at which each enters and is touched:
+        self.output_chain = chain
+        self.entered: dict[tuple[int, Instance, Element], list[int]] = defaultdict(list)
+        self.touched: dict[tuple[int, Instance, Element], list[int]] = defaultdict(list)
+        self.designated: dict[int, set[Instance]] = {}
+        for parent, level in itertools.pairwise(chain):
+            self.designated[level] = self.designated_instances(level, parent)
+            cut = self.spatial_above[level]
             for (step_index, point), element in self.element[tensor].items():
-                self.touched[(point[:cut], element)].append(step_index)
+                self.touched[(level, point[:cut], element)].append(step_index)
         self.first_step_of = first_step
         parents: dict[int, int | None] = {chain[0]: None}
         parents |= {child: parent for parent, child in itertools.pairwise(chain)}
@@ -283,13 +286,17 @@ class BruteForce:
     def has_value(self, level: int, instance: Instance, element: Element, step_index: int) -> bool:
         """True if ``element``'s running partial sum exists above ``level`` at ``step_index``.
 
-        A real one does once any MAC touched it; a padded one once a MAC under the
-        instance of the first level below level 0 touched it since it last entered there.
+        It exists once a MAC touched it, since it last entered the deepest instance
+        above ``level`` that started it from zero (see :meth:`outputs`), if any.
         """
-        if level == self.first_inner or self.in_memory("outputs", element):
+        chain = self.output_chain
+        above = chain[1 : chain.index(level)]
+        restarting = [c for c in above if instance[: self.spatial_above[c]] not in self.designated[c]]
+        if chain[1] < level and not self.in_memory("outputs", element):
+            restarting.insert(0, chain[1])
+        if not restarting:
             return self.first_step_of[element] < step_index
-        assert self.first_inner is not None
-        key = (instance[: self.spatial_above[self.first_inner]], element)
+        key = (restarting[-1], instance[: self.spatial_above[restarting[-1]]], element)
         entry = max(step for step in self.entered[key] if step <= step_index)
         return any(entry <= step < step_index for step in self.touched[key])
 
@@ -327,9 +334,8 @@ class BruteForce:
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
-                    if level == self.first_inner:
-                        for element in arriving:
-                            self.entered[(instance, element)].append(step_index)
+                    for element in arriving:
+                        self.entered[(level, instance, element)].append(step_index)
                     if parent is not None and instance in designated:
                         filled = {e for e in arriving if self.has_value(level, instance, e, step_index)}
                         if parent == 0:  # level 0 keeps no padded output

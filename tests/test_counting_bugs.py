@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from bruteforce import brute_force_counts
 from test_oracle import assert_agrees, make_hierarchy
+from test_value_oracle import differences, execute, layer_of, machine, storage_counts
 
 import energysim as es
 from energysim.analysis.accesses import count_accesses
@@ -184,3 +185,36 @@ def test_a_padding_of_a_million_costs_what_a_padding_of_one_does() -> None:
     )
     assert result.count("DRAM", "inputs", "read") == 16
     assert result.count("GLB", "inputs", "fill") == 71429 * (30 * 204 + 9900 * 30 * 202)
+
+
+def test_a_non_designated_sibling_has_no_running_sum_to_refill_its_children() -> None:
+    """fc C=4 M=4: DRAM (temporal C2 M2, spatial C2) -> 2 GLB (temporal M2) -> RF (one output).
+
+    The two GLBs reduce into DRAM (c = 2 c_t + g): GLB 0 is the designated sibling,
+    GLB 1 starts every output from zero whenever DRAM's M step brings it (DESIGN).
+    On the second C pass (c_t = 1) GLB 0 is refilled from DRAM with all 4 outputs
+    (4 fills, 4 DRAM reads) and its RF with each of them from GLB 0 (4). GLB 1 holds
+    no running sum of an output until its RF drains one, and its RF sees each output
+    once per GLB residency: never refilled. RF fills = GLB reads = 4 (analyze() counted
+    8, refilling GLB 1's RF with partial sums GLB 1 never had). RF updates 2 x 8 = 16,
+    RF reads 16 - (16 - 4) = 4; GLB updates 16 (every RF residency drains); DRAM takes
+    the merged drains of 4 GLB residencies x 2 outputs: 8.
+    """
+    layer = layer_of({"type": "fc", "C": 4, "M": 4})
+    hierarchy = machine([1, 2, 2], 2)
+    mapping = Mapping(
+        (
+            LevelMapping("DRAM", (Loop("C", 2), Loop("M", 2)), (Loop("C", 2),)),
+            LevelMapping("GLB", (Loop("M", 2),)),
+            LevelMapping("RF"),
+        )
+    )
+    counts = execute(layer, hierarchy, mapping)
+    assert counts[("RF", "outputs", "fill")] == counts[("GLB", "outputs", "read")] == 4
+    assert counts[("RF", "outputs", "update")] == counts[("GLB", "outputs", "update")] == 16
+    assert counts[("RF", "outputs", "read")] == 4
+    assert counts[("GLB", "outputs", "fill")] == counts[("DRAM", "outputs", "read")] == 4
+    assert counts[("DRAM", "outputs", "update")] == 8
+    assert differences(counts, storage_counts(es.analyze(layer, hierarchy, mapping=mapping))) == {}
+    brute, _ = brute_force_counts(mapping, layer.bounds, hierarchy)
+    assert brute == dict(counts)

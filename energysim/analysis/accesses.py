@@ -32,8 +32,10 @@ Outputs (partial sums), at a level ``i`` keeping them:
   into one of the *reduction siblings* (instances under the same parent
   instance that differ only in spatial indices, between the parent and the
   level, of dimensions that do not index outputs: C, R, S), the one whose such
-  indices are all zero. The others start from zero. At the end every tile
-  drains. Drains of reduction siblings are summed on the way up, so a parent
+  indices are all zero. The others start from zero, so below one of them an
+  element is refilled only if a MAC touched it since it entered that sibling
+  (likewise below the first level under level 0 for a padded output: see
+  below). At the end every tile drains. Drains of reduction siblings are summed on the way up, so a parent
   counts one update per distinct element (the drained value is the running sum:
   an update overwrites, it does not read).
 * At the innermost level ``k`` keeping outputs, the MACs **update**: every step,
@@ -306,23 +308,21 @@ class _Planner:
         self._add(start, 0, tensor, "read", reads - all_reads)
         self._transfers(start, 0, child, tensor, fills - all_fills)
 
-    def _unpad_outputs(self, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]) -> None:
-        """A padded output has no address in the outermost level: it is never written nor refilled there.
+    def _restarted_outputs(
+        self, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]
+    ) -> None:
+        """Partial sums that an instance starts from zero are not there to refill its children from.
 
-        The buckets count whole tiles (as for weights and inputs); the first-tile
-        bucket takes out, in closed form, what they count for padded outputs
-        and should not: level 0's updates of them (and their transfers), and
-        refills. A padded output restarts from zero whenever it enters the first
-        level below level 0 (``first``), so a level further in is refilled with
-        it only if a MAC touched it since. Of the steps where the buckets refill:
-        a step of a loop above ``first`` at or outside its innermost
-        output-relevant loop moves ``first``'s tile, and refills no padded
-        output; any other step refills a padded output where it refills a real
-        one, except where every irrelevant loop inside that relevant loop is at
-        its first index (``restarts``: one per index of the irrelevant loops
-        outside it).
-        With level 0 as the MACs' own level, its updates and reads of padded
-        outputs go.
+        A padded output has no address in the outermost level: it is never
+        written nor refilled there, so it restarts from zero whenever it enters
+        the first level below level 0. A reduction sibling that is not the
+        designated one restarts every element it receives. Below such an
+        instance, a level is refilled with an element only if a MAC touched it
+        since it entered that instance (the buckets refill whatever was ever
+        touched). The first-tile bucket takes out, in closed form, the refills
+        that do not happen, and level 0's updates (and their transfers) of
+        padded outputs; with level 0 as the MACs' own level, its updates and
+        reads of padded outputs. Which refills remain: :meth:`_refills_kept`.
         """
         start, relevant = self.plan.start, RELEVANT_DIMS["outputs"]
         if len(chain) == 1:
@@ -339,32 +339,28 @@ class _Planner:
             None if window is None else window_in_units(axis, window)
             for axis, window in zip(axes, windows, strict=True)
         ]
-        first = chain[1]
-        outer = self.nest.temporal_above(first)
-        last_relevant = max([p.index for p in outer if p.dim in relevant], default=-1)
-        restarts = math.prod([p.factor for p in outer if p.index < last_relevant and p.dim not in relevant])
+        # Designated instances of chain[i] by the deepest chain[j] (0 < j < i) above them whose
+        # instance is a non-designated sibling: (chain[j] or None, how many of each).
+        classes: list[tuple[int | None, int]] = [(None, 1)]
         for parent, level in itertools.pairwise(chain):
             placed = tuple(p for p in self.nest.spatial_between(0, level) if p.dim in relevant)
-            sums = zip(
-                self._arrival_sums(axes, level, clipped, placed),
-                self._arrival_sums(axes, level, [None] * len(axes), placed),
-                strict=True,
+            real_sums = self._arrival_sums(axes, level, clipped, placed)
+            every_sums = (
+                self._arrival_sums(axes, level, [None] * len(axes), placed) if any(clipped) else real_sums
             )
             unfilled = drained = 0
-            for (change, real, alike), (_same, every, _alike) in sums:
+            for (change, real, alike), (_same, every, _alike) in zip(real_sums, every_sums, strict=True):
                 drained += (every - real) * alike
                 if change is None:
                     continue
                 step = change.position
-                counted = alike - (step.dim in relevant)  # the buckets' refills per position
-                if step in outer:
-                    kept = alike if step.index > last_relevant else 0
-                else:
-                    kept = alike - (step.dim in relevant) * restarts
-                unfilled += (every - real) * (counted - kept)
-            unfilled *= math.prod(
-                [p.factor for p in self.nest.spatial_between(0, parent) if p.dim not in relevant]
-            )
+                counted = self._refills_kept(step, None, alike)  # what the buckets refill per position
+                for restart, combinations in classes:
+                    padded_restart = chain[1] if restart is None else restart
+                    unfilled += combinations * (
+                        real * (counted - self._refills_kept(step, restart, alike))
+                        + (every - real) * (counted - self._refills_kept(step, padded_restart, alike))
+                    )
             self._add(start, level, "outputs", "fill", -unfilled)
             self._add(start, parent, "outputs", "read", -unfilled)
             self._transfers(start, parent, level, "outputs", -unfilled)
@@ -374,6 +370,31 @@ class _Planner:
                 self._add(start, 0, "outputs", "update", -drained)
                 siblings = self._irrelevant_product(self.nest.spatial_between(0, level))
                 self._transfers(start, 0, level, "outputs", -drained * siblings)
+            siblings = self._irrelevant_product(self.nest.spatial_between(parent, level))
+            above = sum(combinations for _restart, combinations in classes)
+            classes.append((level, (siblings - 1) * above))
+
+    def _refills_kept(self, step: Position, restart: int | None, alike: int) -> int:
+        """Refills, per tile position, at the steps of ``step`` below an instance of ``restart``.
+
+        ``alike`` occurrences share each position (the irrelevant loops outside
+        ``step``). Without a restarting instance: all but the first pass (``step``
+        relevant: the one where every irrelevant loop outside it is at 0). Below
+        one: a step of a loop above ``restart`` at or outside its innermost
+        output-relevant loop moves its tile (a restart: no refill); a deeper
+        step refills all but the first pass after each restart, one per index of
+        the irrelevant loops outside that relevant loop.
+        """
+        relevant = RELEVANT_DIMS["outputs"]
+        first_passes = 1 if step.dim in relevant else 0
+        if restart is None:
+            return alike - first_passes
+        outer = self.nest.temporal_above(restart)
+        last_relevant = max([p.index for p in outer if p.dim in relevant], default=-1)
+        if step in outer:
+            return alike if step.index > last_relevant else 0
+        restarts = math.prod([p.factor for p in outer if p.index < last_relevant and p.dim not in relevant])
+        return alike - first_passes * restarts
 
     def _arrival_sums(
         self, axes: tuple[Axis, ...], level: int, windows: list[Window], spatial: tuple[Position, ...]
@@ -584,8 +605,9 @@ class _Planner:
         self._transfers(self.plan.burst, innermost, self.last, "outputs", everyone)
         self._flow(self.plan.burst, innermost, self.last, "outputs", "result", updates)
         windows = self._padded_windows("outputs", axes)
-        if chain[0] == 0 and any(window is not None for window in windows):
-            self._unpad_outputs(axes, windows, chain)
+        siblings = self._irrelevant_product(self.nest.spatial_between(0, chain[-2])) if len(chain) > 2 else 1
+        if chain[0] == 0 and (siblings > 1 or any(window is not None for window in windows)):
+            self._restarted_outputs(axes, windows, chain)
 
     def _drain(self, bucket: Bucket, parent: int, child: int, drained: int, reduce: int) -> None:
         self._add(bucket, parent, "outputs", "update", drained // reduce)
