@@ -19,9 +19,8 @@ import pandas as pd
 from energysim._version import __version__
 from energysim.analysis.energy import NO_TENSOR, access_row, accesses_for, price
 from energysim.analysis.plan import AccessCounts
-from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
-from energysim.mapping.check import check_mapping, tile_elements
+from energysim.mapping.check import check_mapping, elements_of_tile
 from energysim.mapping.dataflows import build_mapping, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.base import TENSORS
@@ -200,10 +199,9 @@ def evaluate(
             )
             continue
         used[layer.name] = layer_mapping
-        nest = Nest(layer_mapping, bounds)
         counts, extra = count_layer(layer, layer_mapping, machine)
         rows += price(counts, layer, machine)
-        output_elements = tile_elements(nest, bounds, 0, "outputs")
+        output_elements = elements_of_tile(bounds, bounds.sizes, "outputs")  # DRAM keeps no padded one
         layer_rows.append({**_layer_row(layer, bounds.macs, counts.mapped_macs, output_elements), **extra})
     accesses = pd.DataFrame(rows, columns=ACCESS_COLUMNS)
     summary = pd.DataFrame(layer_rows)

@@ -138,14 +138,29 @@ class BruteForce:
         self.bounds = bounds
 
     def in_memory(self, tensor: Tensor, element: Element) -> bool:
-        """False for an input element in the zero padding (or beyond the input): not in memory.
+        """False for an element that is not in memory: zero padding, or beyond a bound.
 
         DESIGN.md: the level that holds the whole tensor never reads a padded
-        element, so level 0 neither sends nor reads one.
+        element, so level 0 neither sends nor reads one, and keeps no padded
+        output. An imperfect factor pads a dimension past its bound; a
+        convolution's input exists at rows ``[padding, padding + rows)`` (without
+        an ``input_size``: the rows the unpadded loop bounds reach; columns alike).
         """
-        if tensor != "inputs" or self.bounds.input_size is None or self.timeloop:
+        if self.timeloop:  # Timeloop's problem has no padding: every element is in memory
             return True
-        (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
+        sizes = self.bounds.sizes
+        if tensor != "inputs":
+            dims = "GMCRS" if tensor == "weights" else "GNMPQ"
+            return all(index < sizes[dim] for index, dim in zip(element, dims, strict=True))
+        if any(index >= sizes[dim] for index, dim in zip(element[:3], "NGC", strict=True)):
+            return False
+        if self.bounds.input_size is None:
+            (stride_h, stride_w), (dilation_h, dilation_w) = self.bounds.stride, self.bounds.dilation
+            pad_h = pad_w = 0
+            rows = (sizes["P"] - 1) * stride_h + (sizes["R"] - 1) * dilation_h + 1
+            cols = (sizes["Q"] - 1) * stride_w + (sizes["S"] - 1) * dilation_w + 1
+        else:
+            (pad_h, pad_w), (rows, cols) = self.bounds.padding, self.bounds.input_size
         return pad_h <= element[3] < pad_h + rows and pad_w <= element[4] < pad_w + cols
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -213,9 +228,11 @@ class BruteForce:
                         continue  # same tile: nothing new
                     new = tile - held[instance]
                     held[instance] = tile
+                    # The child is filled with its whole tile; level 0 sends only what exists (the
+                    # zeros of the padding are written on arrival, not read nor sent).
+                    self.add(child, tensor, "fill", len(new))
                     if parent == 0:
                         new = {element for element in new if self.in_memory(tensor, element)}
-                    self.add(child, tensor, "fill", len(new))
                     self.add_transfers(parent, child, tensor, len(new))
                     new_by_parent[instance[: self.spatial_above[parent]]].append(new)
                 for news in new_by_parent.values():
@@ -296,13 +313,48 @@ class BruteForce:
 
         chain = self.chain(tensor)
         innermost = chain[-1]
+        # An output instance that starts an element from zero (a padded one in the first level below
+        # level 0, which keeps no padded output; any one in a reduction sibling that is not designated)
+        # holds no running sum of it: a level further in finds one only if a MAC under that instance
+        # touched the element since it last entered there. The steps at which each enters and is touched:
+        self.output_chain = chain
+        self.entered: dict[tuple[int, Instance, Element], list[int]] = defaultdict(list)
+        self.touched: dict[tuple[int, Instance, Element], list[int]] = defaultdict(list)
+        self.designated: dict[int, set[Instance]] = {}
+        for parent, level in itertools.pairwise(chain):
+            self.designated[level] = self.designated_instances(level, parent)
+            cut = self.spatial_above[level]
+            for (step_index, point), element in self.element[tensor].items():
+                self.touched[(level, point[:cut], element)].append(step_index)
+        self.first_step_of = first_step
         parents: dict[int, int | None] = {chain[0]: None}
         parents |= {child: parent for parent, child in itertools.pairwise(chain)}
         for level in chain:
             self.output_level(level, parents[level], level == innermost, first_step)
 
-        # MAC results sent to the innermost level keeping outputs: one per point per step.
-        self.add_transfers(innermost, self.depth, tensor, len(self.steps) * len(self.points))
+        # MAC results sent to the innermost level keeping outputs: one per point per step (level 0
+        # takes only those of outputs that exist).
+        results = self.element[tensor].values()
+        if innermost == 0:
+            results = [element for element in results if self.in_memory(tensor, element)]
+        self.add_transfers(innermost, self.depth, tensor, len(results))
+
+    def has_value(self, level: int, instance: Instance, element: Element, step_index: int) -> bool:
+        """True if ``element``'s running partial sum exists above ``level`` at ``step_index``.
+
+        It exists once a MAC touched it, since it last entered the deepest instance
+        above ``level`` that started it from zero (see :meth:`outputs`), if any.
+        """
+        chain = self.output_chain
+        above = chain[1 : chain.index(level)]
+        restarting = [c for c in above if instance[: self.spatial_above[c]] not in self.designated[c]]
+        if chain[1] < level and not self.in_memory("outputs", element):
+            restarting.insert(0, chain[1])
+        if not restarting:
+            return self.first_step_of[element] < step_index
+        key = (restarting[-1], instance[: self.spatial_above[restarting[-1]]], element)
+        entry = max(step for step in self.entered[key] if step <= step_index)
+        return any(entry <= step < step_index for step in self.touched[key])
 
     def drain(self, level: int, parent: int, departing: dict[Instance, set[Element]]) -> None:
         """Elements leaving the tiles of ``level``'s instances go up to ``parent``.
@@ -312,6 +364,8 @@ class BruteForce:
         """
         union_by_parent: dict[Instance, set[Element]] = defaultdict(set)
         for instance, elements in departing.items():
+            if parent == 0:  # a padded output has no address there: it is not sent
+                elements = {element for element in elements if self.in_memory("outputs", element)}
             self.add_transfers(parent, level, "outputs", len(elements))
             union_by_parent[instance[: self.spatial_above[parent]]] |= elements
         self.add(parent, "outputs", "update", sum(len(elements) for elements in union_by_parent.values()))
@@ -343,6 +397,8 @@ class BruteForce:
                     held[instance] = tile
                     departing[instance] = leaving
                     valued[instance] -= leaving
+                    for element in arriving:
+                        self.entered[(level, instance, element)].append(step_index)
                     if self.timeloop and parent is not None:
                         filled = arriving & ever[instance]  # every sibling gets its running sum back
                         self.add(level, tensor, "fill", len(filled))
@@ -350,7 +406,9 @@ class BruteForce:
                         refills[instance[: self.spatial_above[parent]]].append(frozenset(filled))
                         valued[instance] |= filled
                     elif parent is not None and instance in designated:
-                        filled = {e for e in arriving if first_step[e] < step_index}
+                        filled = {e for e in arriving if self.has_value(level, instance, e, step_index)}
+                        if parent == 0:  # level 0 keeps no padded output
+                            filled = {e for e in filled if self.in_memory(tensor, e)}
                         self.add(level, tensor, "fill", len(filled))
                         self.add(parent, tensor, "read", len(filled))
                         self.add_transfers(parent, level, tensor, len(filled))
@@ -358,6 +416,8 @@ class BruteForce:
                 ever[instance] |= tile
                 if innermost:
                     touched = {self.element[tensor][(step_index, point)] for point in below[instance]}
+                    if level == 0:  # the MACs write no padded output into level 0
+                        touched = {e for e in touched if self.in_memory(tensor, e)}
                     self.add(level, tensor, "update", len(touched))
                     # An update of an element with a value reads it; the others are first writes.
                     self.add(level, tensor, "read", len(touched & valued[instance]))

@@ -17,13 +17,14 @@ import pytest
 import value_oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_value_oracle import mapped_cases
+from test_value_oracle import mapped_cases, two_level
 from value_oracle import Problem, reference_outputs
 
 import energysim as es
 from energysim.analysis.accesses import count_accesses
-from energysim.analysis.psums import holds_partial_sums
+from energysim.analysis.psums import holds_partial_sums, mean_bits
 from energysim.analysis.tiles import Nest
+from energysim.analysis.timeloop_rules import plan_for
 from energysim.errors import EnergySimError
 from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy
@@ -399,3 +400,30 @@ def test_final_writes_are_the_writes_that_carry_the_finished_value(
             assert counts.final_writes.get(name, 0) == sum(into), name
         partial = level == chain[-1] or not all(into)
         assert holds_partial_sums(nest, chain, level) == partial, name
+
+
+def test_padded_outputs_are_no_final_writes_in_dram() -> None:
+    """fc C=2 M=3 mapped as M4 (DRAM C2 M2 | GLB M2), 8-bit outputs, 32-bit partial sums.
+
+    DRAM keeps no padded output (DESIGN): its updates are the 3 real outputs'
+    spills after the first C step (partial sums, 32 bits) and their 3 final
+    writes after the second (8 bits): 6 updates, mean (3 x 8 + 3 x 32) / 6 = 20
+    bits, 15 bytes. The padded fourth output is never written there, so it is
+    no final write either (a rule that took the padded nest's 4 would say 4
+    final, 2 partial: 16 bits, 12 bytes). Under ``counting="timeloop"`` the
+    padded output has an address (Timeloop's problem has no padding): 8
+    updates, 4 of them final.
+    """
+    spec = {"name": "fc", "type": "fc", "C": 2, "M": 3, "precision_bits": 8, "psum_bits": 32}
+    layer = es.Network.model_validate({"version": 1, "name": "n", "layers": [spec]}).layers[0]
+    machine = two_level()
+    mapping = Mapping(
+        (LevelMapping("DRAM", (Loop("C", 2), Loop("M", 2))), LevelMapping("GLB", (Loop("M", 2),)))
+    )
+    exact = plan_for(mapping, layer.loop_bounds, machine, layer.macs).totals()
+    assert exact.counts[("DRAM", "outputs", "update")] == 6
+    assert exact.final_writes["DRAM"] == 3
+    assert mean_bits(layer, exact, "DRAM", "outputs", "update") == 20
+    timeloop = plan_for(mapping, layer.loop_bounds, machine, layer.macs, "timeloop").totals()
+    assert timeloop.counts[("DRAM", "outputs", "update")] == 8
+    assert timeloop.final_writes["DRAM"] == 4

@@ -109,6 +109,9 @@ class AccessPlan:
     macs: int
     #: How the counting mode packs its counts into blocks; its counts say so to pricing.
     block_rounding: BlockRounding = "total"
+    #: Finished outputs written into level 0 when it keeps fewer than the padded nest's
+    #: (the exact mode: padding has no address there); None: every output of the nest.
+    outermost_outputs: int | None = None
 
     def empty_counts(self) -> AccessCounts:
         """Counts of nothing yet, with what pricing needs of the plan (final writes, instances used)."""
@@ -117,7 +120,11 @@ class AccessPlan:
             mapped_macs=self.nest.mapped_macs,
             time_steps=self.nest.time_steps,
             final_writes={
-                self.names[flow.upper]: final_writes(self.nest, flow.upper)
+                self.names[flow.upper]: (
+                    self.outermost_outputs
+                    if flow.upper == 0 and self.outermost_outputs is not None
+                    else final_writes(self.nest, flow.upper)
+                )
                 for flow in self.end.flows
                 if flow.tensor == "outputs" and flow.kind == "drain"
             },

@@ -341,15 +341,30 @@ def _child_progressions(tile: AxisTile) -> list[Progression]:
 def tensor_windows(tensor: Tensor, bounds: LoopBounds) -> tuple[Window, ...]:
     """Per axis of ``tensor``, the coordinates that exist in memory (DESIGN: padding does not).
 
-    Input rows exist at ``[padding, padding + rows)`` of the nest's row coordinate
+    An axis of one dimension exists at ``[0, bound)``: an imperfect factor that
+    pads the nest beyond the bound adds elements that are not in memory. Input
+    rows exist at ``[padding, padding + rows)`` of the nest's row coordinate
     ``p * stride + r * dilation``; everything else of the nest is zero padding, as
-    are rows beyond the input that an imperfect factor adds. Weights and outputs,
-    and layers without an ``input_size``, are not clipped.
+    are rows beyond the input that an imperfect factor adds. A layer without an
+    ``input_size`` has the rows its unpadded nest reaches (columns alike).
     """
-    if tensor != "inputs" or bounds.input_size is None:
-        return (None,) * len(tensor_axes(tensor, bounds))
-    (pad_h, pad_w), (rows, cols) = bounds.padding, bounds.input_size
-    return (None, None, None, (pad_h, pad_h + rows), (pad_w, pad_w + cols))
+    sizes = bounds.sizes
+    if tensor != "inputs":
+        return tuple((0, sizes[dim]) for ((dim, _coefficient),) in tensor_axes(tensor, bounds))
+    if bounds.input_size is None:
+        (stride_h, stride_w), (dilation_h, dilation_w) = bounds.stride, bounds.dilation
+        rows = (sizes["P"] - 1) * stride_h + (sizes["R"] - 1) * dilation_h + 1
+        cols = (sizes["Q"] - 1) * stride_w + (sizes["S"] - 1) * dilation_w + 1
+        (pad_h, pad_w) = (0, 0)
+    else:
+        (pad_h, pad_w), (rows, cols) = bounds.padding, bounds.input_size
+    return (
+        (0, sizes["N"]),
+        (0, sizes["G"]),
+        (0, sizes["C"]),
+        (pad_h, pad_h + rows),
+        (pad_w, pad_w + cols),
+    )
 
 
 def axis_units(axis: Axis) -> dict[str, int]:

@@ -65,6 +65,7 @@ import math
 from typing import Literal, get_args
 
 from energysim.analysis.accesses import _Planner, plan_accesses
+from energysim.analysis.intervals import Window
 from energysim.analysis.plan import AccessCounts, AccessPlan
 from energysim.analysis.tiles import (
     Axis,
@@ -267,6 +268,12 @@ class TimeloopPlanner(_Planner):
         for bucket in self._step_buckets(change):
             self._flow(bucket, parent, child, tensor, "fill", reads // change.count)
 
+    def _restarted_outputs(
+        self, axes: tuple[Axis, ...], windows: tuple[Window, ...], chain: list[int]
+    ) -> None:
+        """Nothing restarts from zero here: every reduction sibling is refilled with its running sum,
+        and Timeloop's problem has no padding (every output of the nest has an address)."""
+
     def _output_fills(
         self, parent: int | None, level: int, designated: int, instances: int, new: int
     ) -> tuple[int, int]:
@@ -283,6 +290,7 @@ def plan_for(
     if check_counting(counting) == "exact":
         return plan_accesses(mapping, bounds, hierarchy, macs)
     planner = TimeloopPlanner(mapping, bounds, hierarchy, macs)
+    planner.plan.outermost_outputs = None  # no padding: every output of the nest has an address
     for tensor in TENSORS:
         if tensor == "outputs":
             planner.outputs()
