@@ -40,6 +40,8 @@ from energysim.prepare import WorkloadLike, as_network
 
 #: Called after each layer with (layers done, layers in all, layer name).
 Progress = Callable[[int, int, str], None]
+#: The ``mapping`` argument of analyze and simulate that asks for a search.
+SEARCH = "search"
 #: Candidates re-ranked by the engine when the objective weighs cycles.
 RERANK = 4
 
@@ -160,7 +162,7 @@ def search_layer(
     hierarchy: Hierarchy,
     objective: Objective = "energy",
     constraints: Constraints | str | Path | dict[str, Any] | None = None,
-    budget_s: float | None = 2.0,
+    budget_s: float | None = None,
     evaluations: int = 150,
     seed: int = 0,
     rerank: int | None = None,
@@ -211,12 +213,10 @@ def _search_one(
     metrics = _METRICS.setdefault(context, {})
 
     def score_fn(mapping: Mapping) -> float | None:
+        # Points of the space fit by construction (fan-outs, capacities: numpy-checked); the
+        # returned mapping is checked again below.
         if mapping in metrics:
             return score(metrics[mapping], weights)
-        if structure_problems(mapping, layer, hierarchy) or capacity_problems(
-            mapping, layer, hierarchy, Nest(mapping, bounds)
-        ):
-            return None
         try:
             metrics[mapping] = evaluate(mapping, layer, hierarchy)
         except EnergySimError:  # too large to count exactly: not a candidate
@@ -246,6 +246,10 @@ def _search_one(
             top[:rerank], key=lambda item: (score(item[1], weights, engine=True), item[0].describe())
         )
     best_mapping, best_metrics = top[0]
+    problems = structure_problems(best_mapping, layer, hierarchy) or capacity_problems(
+        best_mapping, layer, hierarchy, Nest(best_mapping, bounds)
+    )
+    assert not problems, problems
     note = f"searched ({'exhaustive' if ranked.explored.exhaustive else 'heuristic'})"
     best_mapping = Mapping(best_mapping.levels, note=note)
     return best_mapping, best_metrics, tuple(top[:top_k]), ranked.explored
@@ -256,7 +260,7 @@ def search(
     hierarchy: str | Path | Hierarchy,
     objective: Objective = "energy",
     constraints: Constraints | str | Path | dict[str, Any] | None = None,
-    budget_s: float | None = 2.0,
+    budget_s: float | None = None,
     evaluations: int = 150,
     seed: int = 0,
     layers: Sequence[str] | None = None,

@@ -34,6 +34,7 @@ from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
+from energysim.search import SEARCH, searched_mappings
 from energysim.timing import LayerTiming, transfer_cycles
 
 #: Called after each layer with (layers done, layers in all, layer name).
@@ -224,6 +225,8 @@ def simulate(
     row per transfer and burst in ``result.trace``) and ``progress`` (called
     after each layer; the library itself never prints).
     """
+    if isinstance(mapping, str) and mapping == SEARCH:  # the mapper's energy-best mapping of every layer
+        mapping = searched_mappings(workload, hierarchy, layers)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     recorder = _Recorder(trace, len(chosen), progress)
     accesses, summary, used = evaluate(network, machine, chosen, recorder.mapped, recorder.streamed)

@@ -310,3 +310,99 @@ def test_no_valid_mapping_names_the_capacity() -> None:
     rules = {"imperfect": False, "levels": [{"level": "PE", "keeps": ["weights"], "factors": {"C": 2}}]}
     with pytest.raises(es.EnergySimError, match="PE"):
         search_layer(layer, machine, "energy", rules)
+
+
+def test_a_dataflow_shown_as_yaml_reads_back_as_the_same_constraints(tmp_path: Any) -> None:
+    from energysim.mapping.constraints import constraints_yaml, effective_constraints
+
+    machine = es.load_hierarchy("eyeriss")
+    shown = es.dataflow_constraints("rs", machine)
+    path = tmp_path / "rs.yaml"
+    path.write_text(constraints_yaml(shown), encoding="utf-8")
+    assert effective_constraints(path, machine) == effective_constraints("rs", machine)
+    rf = next(level for level in shown.levels if level.level == "RF")
+    assert rf.factors == {"G": 1, "N": 1, "P": 1, "Q": 1, "R": 1}  # rs's PE loops: S, C, M only
+
+
+def test_constraints_extend_a_dataflow_and_bind_the_search(tmp_path: Any) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "version: 1\nextends: ws\nlevels:\n  - level: DRAM\n    order: MC\n    max_factors: {P: 4}\n",
+        encoding="utf-8",
+    )
+    layer = es.load_workload("alexnet")["conv3"]
+    found = search_layer(layer, es.load_hierarchy("eyeriss"), "energy", path, evaluations=30)
+    dram, _glb, rf = found.mapping.levels
+    order = "".join(loop.dim for loop in dram.temporal)
+    assert order.startswith("".join(d for d in "MC" if d in order))
+    assert all(loop.factor <= 4 for loop in dram.temporal if loop.dim == "P")
+    assert set(rf.keeps) <= {"weights"}  # ws: the PE keeps weights only
+    assert {loop.dim for loop in rf.temporal} <= set("CMRS")
+
+
+def test_a_bad_constraint_file_is_one_error_naming_file_and_field(tmp_path: Any) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nlevels:\n  - level: DRAM\n    order: MZ\n", encoding="utf-8")
+    with pytest.raises(es.EnergySimError, match=r"bad.yaml.*order"):
+        es.load_constraints(path)
+    path.write_text("version: 1\nmin_utilisation: 2\n", encoding="utf-8")
+    with pytest.raises(es.EnergySimError, match=r"bad.yaml.*min_utilisation"):
+        es.load_constraints(path)
+
+
+def test_searched_mappings_round_trip_through_yaml_and_analyze(tmp_path: Any) -> None:
+    found = es.search("alexnet", "eyeriss", layers=["conv1", "conv2"], evaluations=20)
+    again = es.search("alexnet", "eyeriss", layers=["conv1", "conv2"], evaluations=20)
+    assert found.mappings == again.mappings  # deterministic for a seed
+    path = tmp_path / "mappings.yaml"
+    path.write_text(found.to_yaml(), encoding="utf-8")
+    loaded = es.load_mappings(path, "eyeriss")
+    assert loaded == found.mappings
+    direct = es.analyze("alexnet", "eyeriss", mapping=loaded, layers=["conv1", "conv2"])
+    energy = {name: layer.metrics.energy for name, layer in found.layers.items()}
+    assert direct.layers.set_index("layer")["energy"].to_dict() == pytest.approx(energy)
+
+
+def test_min_utilisation_that_nothing_meets_is_named() -> None:
+    layer = es.Network.model_validate(
+        {"version": 1, "name": "n", "layers": [{"name": "f", "type": "fc", "C": 3, "M": 1}]}
+    ).layers[0]
+    with pytest.raises(es.EnergySimError, match="min_utilisation"):
+        search_layer(layer, _systolic(4, 4), "energy", {"imperfect": False, "min_utilisation": 0.9})
+
+
+def test_cli_search_writes_mappings_that_load_back(tmp_path: Any, capsys: Any) -> None:
+    import argparse
+
+    from energysim.cli.commands import add_mapper_commands
+
+    parser = argparse.ArgumentParser()
+    add_mapper_commands(parser.add_subparsers())
+    out = tmp_path / "found"
+    args = parser.parse_args(
+        [
+            "search",
+            "alexnet",
+            "--hierarchy",
+            "eyeriss",
+            "--layer",
+            "conv3",
+            "--search-budget",
+            "20",
+            "--out",
+            str(out),
+        ]
+    )
+    args.run(args)
+    assert "conv3" in capsys.readouterr().out
+    assert list(es.load_mappings(out / "mappings.yaml", "eyeriss")) == ["conv3"]
+    args = parser.parse_args(["dataflow", "show", "ws", "--hierarchy", "tpu-like"])
+    args.run(args)
+    shown = capsys.readouterr().out
+    assert shown.startswith("version: 1")
+    assert "PEReg" in shown
+
+
+def test_tpu_like_names_weight_stationary_as_its_dataflow() -> None:
+    assert es.load_hierarchy("tpu-like").default_dataflow == "ws"
+    assert es.load_hierarchy("eyeriss").default_dataflow is None

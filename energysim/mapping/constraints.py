@@ -194,8 +194,7 @@ def effective_constraints(
 
 def constraints_yaml(constraints: Constraints) -> str:
     """The constraint set as YAML a user can read, edit and give back (``--constraints``)."""
-    data = constraints.model_dump(exclude_defaults=True)
-    data["version"] = 1
+    data = {"version": 1, **constraints.model_dump(exclude_defaults=True)}
     for level in data.get("levels", []):
         for key in ("keeps", "bypass"):
             if key in level and level[key] is not None:

@@ -219,6 +219,21 @@ class Space:
         fixed = self.fixed.get((slot.level, dim))
         return fixed is None or fixed > 1
 
+    def factors_ok(self, dim: str, factors: tuple[int, ...]) -> bool:
+        """True if ``dim``'s factors per slot keep every per-slot constraint (the product aside)."""
+        for k, factor in enumerate(factors):
+            slot = self.slots[k]
+            if slot.spatial:
+                if (factor > 1 and dim not in slot.dims) or factor > slot.capacity:
+                    return False
+                continue
+            fixed = self.fixed.get((slot.level, dim))
+            if fixed is not None and factor != fixed:
+                return False
+            if factor > self.maximum.get((slot.level, dim), factor):
+                return False
+        return True
+
     def dim_options(self, dim: str) -> list[tuple[int, ...]]:
         """Every factor tuple (one per slot) of ``dim`` the constraints allow, spatial capacity aside."""
         free = [k for k in range(len(self.slots)) if self.allowed(k, dim)]

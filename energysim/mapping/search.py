@@ -57,7 +57,7 @@ EXHAUSTIVE_POINTS = 4096
 MAX_SPLITS = 64
 #: Random points drawn per batch, and batches at most, before local search.
 RANDOM_BATCH = 256
-RANDOM_BATCHES = 4
+RANDOM_BATCHES = 2
 
 ScoreFn = Callable[[Mapping], float | None]
 #: A cheap approximate score of a point (lower is better), to order candidates.
@@ -233,7 +233,12 @@ class Searcher:
     def _completed(self, mapping: Mapping, per_slot: tuple[tuple[int, ...], ...]) -> Point | None:
         space = self.space
         for dim in DIMENSIONS:
-            if tuple(row[DIM_INDEX[dim]] for row in per_slot) not in set(self.options(dim)):
+            factors = tuple(row[DIM_INDEX[dim]] for row in per_slot)
+            product = math.prod(factors)
+            bound = space.bounds[dim]
+            if product < bound or (product > bound and not space.constraints.imperfect):
+                return None
+            if not space.factors_ok(dim, factors):
                 return None
         keeps = tuple(level.keeps for level in mapping.levels)
         if any(keep not in space.keep_options[i] for i, keep in enumerate(keeps)):
@@ -261,7 +266,6 @@ class Searcher:
         space = self.space
         slots = range(len(space.slots))
         for d, dim in enumerate(DIMENSIONS):
-            allowed = set(self.options(dim))
             for a in slots:
                 value = point.factors[a][d]
                 if value == 1:
@@ -274,7 +278,7 @@ class Searcher:
                         per_slot[a][d] //= prime
                         per_slot[b][d] *= prime
                         factors = tuple(tuple(row) for row in per_slot)
-                        if tuple(row[d] for row in factors) in allowed:
+                        if space.factors_ok(dim, tuple(row[d] for row in factors)):
                             yield self.point(factors, point.orders, point.keeps)
         for level in range(space.levels - 1):
             order = point.orders[level]
