@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from energysim.model.mapping import LevelMapping, Loop, Mapping
 #: Dimension groups of a systolic array's edges: the reduction, output channels, output pixels.
 DIM_GROUPS: tuple[str, ...] = ("CRS", "GM", "NPQ")
 DIM_INDEX = {dim: index for index, dim in enumerate(DIMENSIONS)}
+#: Draws of a random factor tuple before giving up (a constraint may rule most of them out).
+RANDOM_TRIES = 8
 
 
 @lru_cache(maxsize=4096)
@@ -234,36 +237,92 @@ class Space:
                 return False
         return True
 
-    def dim_options(self, dim: str) -> list[tuple[int, ...]]:
-        """Every factor tuple (one per slot) of ``dim`` the constraints allow, spatial capacity aside."""
+    def _slots_of(self, dim: str) -> tuple[dict[int, int], list[int]]:
+        """Slots with a fixed factor of ``dim`` (slot -> factor), and the open slots it may use."""
         free = [k for k in range(len(self.slots)) if self.allowed(k, dim)]
-        fixed_temporal = {
+        fixed = {
             k: self.fixed[(self.slots[k].level, dim)]
             for k in free
             if not self.slots[k].spatial and (self.slots[k].level, dim) in self.fixed
         }
-        open_slots = [k for k in free if k not in fixed_temporal]
-        options = []
+        return fixed, [k for k in free if k not in fixed]
+
+    def _rests(self, dim: str) -> Iterator[int]:
+        """Per padded bound, what the open slots share once the fixed factors are out."""
+        fixed, _ = self._slots_of(dim)
         for bound in self.padded_bounds(dim):
-            rest, remainder = divmod(bound, math.prod(fixed_temporal.values()))
-            if remainder:
-                continue
+            rest, remainder = divmod(bound, math.prod(fixed.values()))
+            if not remainder:
+                yield rest
+
+    def option_count_at_most(self, dim: str) -> int:
+        """An upper bound of :meth:`dim_options`' length, in closed form (no enumeration)."""
+        _, open_slots = self._slots_of(dim)
+        return sum(count_factorisations(rest, len(open_slots)) for rest in self._rests(dim))
+
+    def dim_options(self, dim: str) -> list[tuple[int, ...]]:
+        """Every factor tuple (one per slot) of ``dim`` the constraints allow (enumerated: small spaces)."""
+        fixed, open_slots = self._slots_of(dim)
+        options = []
+        for rest in self._rests(dim):
             for parts in factorisations(rest, len(open_slots)):
                 factors = [1] * len(self.slots)
-                for k, factor in fixed_temporal.items():
+                for k, factor in fixed.items():
                     factors[k] = factor
                 for k, factor in zip(open_slots, parts, strict=True):
                     factors[k] = factor
-                if any(
-                    factors[k] > self.maximum.get((self.slots[k].level, dim), factors[k])
-                    for k in range(len(self.slots))
-                    if not self.slots[k].spatial
-                ):
-                    continue
-                if any(factors[k] > self.slots[k].capacity for k in self.spatial_slots):
-                    continue
-                options.append(tuple(factors))
+                if self.factors_ok(dim, tuple(factors)):
+                    options.append(tuple(factors))
         return options
+
+    def spatial_choices(self, dim: str) -> Counter[tuple[int, ...]]:
+        """``dim``'s factors on the fan-out axes -> how many temporal completions each has.
+
+        Only the axes are enumerated (a few slots); the temporal levels are
+        counted in closed form, or enumerated where a ``max_factors`` bounds them.
+        """
+        _, open_slots = self._slots_of(dim)
+        axes = [k for k in open_slots if self.slots[k].spatial]
+        temporal = [k for k in open_slots if not self.slots[k].spatial]
+        bounded = any((self.slots[k].level, dim) in self.maximum for k in temporal)
+        choices: Counter[tuple[int, ...]] = Counter()
+        for rest in self._rests(dim):
+            for parts in factorisations(rest, len(axes) + 1):
+                *on_axes, left = parts
+                if any(f > self.slots[k].capacity for k, f in zip(axes, on_axes, strict=True)):
+                    continue
+                if bounded:
+                    completions = sum(
+                        1
+                        for split in factorisations(left, len(temporal))
+                        if all(
+                            f <= self.maximum.get((self.slots[k].level, dim), f)
+                            for k, f in zip(temporal, split, strict=True)
+                        )
+                    )
+                else:
+                    completions = count_factorisations(left, len(temporal))
+                key = tuple(on_axes[axes.index(k)] if k in axes else 1 for k in self.spatial_slots)
+                choices[key] += completions
+        return +choices
+
+    def random_option(self, dim: str, rng: random.Random) -> tuple[int, ...] | None:
+        """A random factor tuple of ``dim``: each prime of a random padded bound to a random open slot."""
+        fixed, open_slots = self._slots_of(dim)
+        rests = list(self._rests(dim))
+        if not rests or not open_slots:
+            return None
+        for _ in range(RANDOM_TRIES):
+            rest = rests[0] if rng.random() < 0.5 else rng.choice(rests)
+            factors = [1] * len(self.slots)
+            for k, factor in fixed.items():
+                factors[k] = factor
+            for prime, power in prime_factors(rest):
+                for _ in range(power):
+                    factors[rng.choice(open_slots)] *= prime
+            if self.factors_ok(dim, tuple(factors)):
+                return tuple(factors)
+        return None
 
     # -- points -----------------------------------------------------------------------------------
 
@@ -421,10 +480,9 @@ def _count_spatial_states(space: Space, weighted: bool) -> int:
     spatial = space.spatial_slots
     states: Counter[tuple[object, ...]] = Counter({tuple([1] * len(spatial) + [None] * len(spatial)): 1})
     for dim in DIMENSIONS:
-        choices: Counter[tuple[int, ...]] = Counter()
-        for option in space.dim_options(dim):
-            key = tuple(option[k] for k in spatial)
-            choices[key] = choices[key] + 1 if weighted else 1
+        choices = space.spatial_choices(dim)
+        if not weighted:
+            choices = Counter(dict.fromkeys(choices, 1))
         merged: Counter[tuple[object, ...]] = Counter()
         for state, weight in states.items():
             for choice, completions in choices.items():

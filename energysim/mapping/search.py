@@ -254,8 +254,10 @@ class Searcher:
         space = self.space
         points = []
         for _ in range(count):
-            per_dim = [self.rng.choice(self.options(dim)) for dim in DIMENSIONS]
-            factors = self.slot_major(per_dim)
+            drawn = [space.random_option(dim, self.rng) for dim in DIMENSIONS]
+            if any(option is None for option in drawn):
+                continue
+            factors = self.slot_major([option for option in drawn if option is not None])
             orders = tuple("".join(self.rng.sample(DIMENSIONS, len(DIMENSIONS))) for _ in range(space.levels))
             keeps = tuple(self.rng.choice(options) for options in space.keep_options)
             points.append(self.point(factors, orders, keeps))
@@ -298,9 +300,8 @@ class Searcher:
     def exhaustive_size(self, cap: int) -> int:
         """Points before pruning (distinct orders counted per factor choice), or ``cap + 1`` past ``cap``."""
         space = self.space
-        combos = math.prod(len(self.options(dim)) for dim in DIMENSIONS)
         keeps = math.prod(len(o) for o in space.keep_options)
-        if combos * keeps > cap:
+        if math.prod(space.option_count_at_most(dim) for dim in DIMENSIONS) * keeps > cap:
             return cap + 1
         total = 0
         for per_dim in itertools.product(*(self.options(dim) for dim in DIMENSIONS)):
@@ -457,7 +458,7 @@ def no_mapping_reason(space: Space, explored: Explored) -> str:
     layer, hierarchy = space.layer, space.hierarchy
     head = f"no valid mapping of layer {layer.name} on {hierarchy.name}"
     for dim in DIMENSIONS:
-        if not space.dim_options(dim):
+        if not space.option_count_at_most(dim):
             fixed = {lv: f for (lv, d), f in space.fixed.items() if d == dim}
             names = {hierarchy.levels[lv].name: f for lv, f in fixed.items()}
             where = names or "spatial axes"
