@@ -406,3 +406,21 @@ def test_cli_search_writes_mappings_that_load_back(tmp_path: Any, capsys: Any) -
 def test_tpu_like_names_weight_stationary_as_its_dataflow() -> None:
     assert es.load_hierarchy("tpu-like").default_dataflow == "ws"
     assert es.load_hierarchy("eyeriss").default_dataflow is None
+
+
+def test_the_readme_constraint_example_binds_the_search() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(part for part in readme.split("```yaml")[1:] if "extends: ws" in part).split("```")[0]
+    found = es.search(
+        "alexnet", "eyeriss", constraints=yaml.safe_load(block), layers=["conv3"], evaluations=20
+    )
+    dram, glb, rf = found.layers["conv3"].mapping.levels
+    assert "weights" not in glb.keeps
+    assert rf.keeps == ("weights",)
+    assert found.layers["conv3"].metrics.pes_used >= 0.5 * 168
+    order = "".join(loop.dim for loop in dram.temporal)
+    assert order.startswith("".join(d for d in "MC" if d in order))

@@ -33,6 +33,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from energysim.mapping.constraints import Constraints, effective_constraints, re
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LayerBase
+from energysim.model.loading import load_hierarchy
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 
 #: Dimension groups of a systolic array's edges: the reduction, output channels, output pixels.
@@ -443,14 +446,19 @@ def _window(step_a: int, extent_a: np.ndarray, step_b: int, extent_b: np.ndarray
 
 
 def build_space(
-    layer: LayerBase, hierarchy: Hierarchy, constraints: Constraints | str | None = None
+    layer: LayerBase,
+    hierarchy: Hierarchy | str | Path,
+    constraints: Constraints | str | Path | dict[str, Any] | None = None,
 ) -> Space:
     """The :class:`Space` of ``layer`` on ``hierarchy`` under ``constraints`` (a set, a name, a path)."""
-    return Space(layer, hierarchy, effective_constraints(constraints, hierarchy))
+    machine = load_hierarchy(hierarchy)
+    return Space(layer, machine, effective_constraints(constraints, machine))
 
 
 def mapspace(
-    layer: LayerBase, hierarchy: Hierarchy, constraints: Constraints | str | None = None
+    layer: LayerBase,
+    hierarchy: Hierarchy | str | Path,
+    constraints: Constraints | str | Path | dict[str, Any] | None = None,
 ) -> MapspaceSize:
     """The size of the mapspace, split by axis, counted without enumerating it.
 
