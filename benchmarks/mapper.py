@@ -68,6 +68,11 @@ def _calibration(network: es.Network, machine: es.Hierarchy, found: es.SearchRes
     print(f"  cycle estimate / engine on {len(names)} layers: " + ", ".join(f"{r:.3f}" for r in ratios))
 
 
+def _space_size(network: es.Network, machine: es.Hierarchy) -> float:
+    sizes = [es.mapspace(layer, machine).total for layer in network.layers if layer.loop_bounds is not None]
+    return sum(sizes) / len(sizes)
+
+
 def _traced_peak(network: es.Network, machine: es.Hierarchy) -> int:
     """tracemalloc's peak over a cold search of a few layers (tracing slows Python several times)."""
     clear_search_cache()
@@ -92,6 +97,8 @@ def main(hierarchies: list[str]) -> None:
         searches = {id(layer.explored): layer.explored for layer in found.layers.values()}
         evaluated = sum(e.evaluated for e in searches.values())
         invalid = sum(e.invalid for e in searches.values())
+        estimated = sum(e.estimated for e in searches.values())
+        considered = evaluated + estimated + invalid
         exhaustive = sum(e.exhaustive for e in searches.values())
         print(f"ResNet-50 on {name}, energy objective")
         print(
@@ -100,9 +107,13 @@ def main(hierarchies: list[str]) -> None:
             f"({exhaustive} exhaustive), {seconds / len(searches):.2f} s per shape"
         )
         print(
-            f"  {evaluated} mappings scored exactly ({evaluated / seconds:.0f}/s), "
-            f"{invalid} invalid candidates filtered; tracemalloc peak {peak / 2**20:.1f} MiB "
-            "(a cold search of the first 3 shapes)"
+            f"  mapspace explored: {considered} points ({considered / cpu:.0f} per CPU second): "
+            f"{evaluated} scored exactly ({evaluated / cpu:.0f}/s), {estimated} ranked by the "
+            f"surrogate, {invalid} invalid ones filtered in numpy"
+        )
+        print(
+            f"  space: about {_space_size(network, machine):.2g} points per layer (mean); "
+            f"tracemalloc peak {peak / 2**20:.1f} MiB (a cold search of the first 4 layers)"
         )
         _never_worse(network, machine, found)
         _calibration(network, machine, found)

@@ -27,7 +27,7 @@ from energysim.mapping.check import capacity_problems, structure_problems
 from energysim.mapping.constraints import Constraints, effective_constraints
 from energysim.mapping.dataflows import DATAFLOWS, build_mapping
 from energysim.mapping.mapspace import Point, Space
-from energysim.mapping.search import Explored, search_space
+from energysim.mapping.search import Explored, ScoreFn, Searcher, search_space
 from energysim.mapping.surrogate import Surrogate
 from energysim.model.base import validate_file_data
 from energysim.model.files import display_path, read_yaml
@@ -167,6 +167,7 @@ def search_layer(
     seed: int = 0,
     rerank: int | None = None,
     top_k: int = 4,
+    start_from: Sequence[Mapping] = (),
 ) -> LayerSearch:
     """The best mapping of one layer (see :func:`search`); cached by layer shape."""
     if layer.loop_bounds is None:
@@ -184,10 +185,11 @@ def search_layer(
         seed,
         reranked,
         top_k,
+        tuple(start_from),
     )
     if key not in _CACHE:
         _CACHE[key] = _search_one(
-            layer, hierarchy, weights, rules, budget_s, evaluations, seed, reranked, top_k
+            layer, hierarchy, weights, rules, budget_s, evaluations, seed, reranked, top_k, list(start_from)
         )
     mapping, metrics, top, explored = _CACHE[key]
     return LayerSearch(layer.name, mapping, metrics, top, explored)
@@ -203,6 +205,7 @@ def _search_one(
     seed: int,
     rerank: int,
     top_k: int,
+    start_from: list[Mapping],
 ) -> tuple[Mapping, Metrics, tuple[tuple[Mapping, Metrics], ...], Explored]:
     space = Space(layer, hierarchy, rules)
     assert layer.loop_bounds is not None
@@ -232,7 +235,7 @@ def _search_one(
     ranked = search_space(
         space,
         score_fn,
-        _seeds(layer, hierarchy),
+        start_from + _seeds(layer, hierarchy),
         seed,
         evaluations,
         budget_s,
@@ -241,10 +244,12 @@ def _search_one(
     )
     top = [(mapping, metrics[mapping]) for _, _, mapping in ranked.best]
     if rerank:
-        top[:rerank] = [(m, engine_metrics(x, m, layer, hierarchy)) for m, x in top[:rerank]]
-        top[:rerank] = sorted(
-            top[:rerank], key=lambda item: (score(item[1], weights, engine=True), item[0].describe())
-        )
+        # The earlier result's mappings join the engine's re-ranking: a sweep step cannot lose them.
+        pool = top[:rerank] + [(m, metrics[m]) for m in _in_space(space, start_from, score_fn)]
+        pool = list({m: (m, x) for m, x in pool}.values())
+        ranked_pool = [(m, engine_metrics(x, m, layer, hierarchy)) for m, x in pool]
+        ranked_pool.sort(key=lambda item: (score(item[1], weights, engine=True), item[0].describe()))
+        top = ranked_pool + [item for item in top[rerank:] if item[0] not in dict(ranked_pool)]
     best_mapping, best_metrics = top[0]
     problems = structure_problems(best_mapping, layer, hierarchy) or capacity_problems(
         best_mapping, layer, hierarchy, Nest(best_mapping, bounds)
@@ -253,6 +258,25 @@ def _search_one(
     note = f"searched ({'exhaustive' if ranked.explored.exhaustive else 'heuristic'})"
     best_mapping = Mapping(best_mapping.levels, note=note)
     return best_mapping, best_metrics, tuple(top[:top_k]), ranked.explored
+
+
+def _in_space(space: Space, mappings: list[Mapping], score_fn: ScoreFn) -> list[Mapping]:
+    """Those of ``mappings`` that lie in ``space`` and fit, as the space writes them (scored)."""
+    found = []
+    for mapping in mappings:
+        point = Searcher(space, score_fn).from_mapping(mapping)
+        if point is None:
+            continue
+        candidate = space.to_mapping(point)
+        layer, hierarchy = space.layer, space.hierarchy
+        assert layer.loop_bounds is not None
+        if structure_problems(candidate, layer, hierarchy) or capacity_problems(
+            candidate, layer, hierarchy, Nest(candidate, layer.loop_bounds)
+        ):
+            continue
+        if score_fn(candidate) is not None:
+            found.append(candidate)
+    return found
 
 
 def search(
@@ -265,6 +289,7 @@ def search(
     seed: int = 0,
     layers: Sequence[str] | None = None,
     progress: Progress | None = None,
+    start_from: SearchResult | None = None,
 ) -> SearchResult:
     """Search the best mapping of every layer with MACs of ``workload`` on ``hierarchy``.
 
@@ -283,6 +308,12 @@ def search(
         exhaustively whatever the budget.
     seed:
         The heuristic's random seed.
+    start_from:
+        An earlier result whose mappings (and runners-up) seed this search,
+        where they lie in this space: in a sweep (a GLB grown step by step),
+        a step then never ends worse than the one before in the objective
+        as scored (exact energy, estimated cycles; the engine re-ranks only
+        the top candidates).
     """
     started = time.perf_counter()
     network = as_network(workload)
@@ -296,7 +327,11 @@ def search(
         selected = [layer for layer in selected if layer.name in names]
     found: dict[str, LayerSearch] = {}
     for done, layer in enumerate(selected, start=1):
-        found[layer.name] = search_layer(layer, machine, objective, constraints, budget_s, evaluations, seed)
+        earlier = start_from.layers.get(layer.name) if start_from is not None else None
+        warm = [mapping for mapping, _ in earlier.top] if earlier is not None else []
+        found[layer.name] = search_layer(
+            layer, machine, objective, constraints, budget_s, evaluations, seed, start_from=warm
+        )
         if progress is not None:
             progress(done, len(selected), layer.name)
     return SearchResult(machine, objective, found, time.perf_counter() - started)

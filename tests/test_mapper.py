@@ -424,3 +424,33 @@ def test_the_readme_constraint_example_binds_the_search() -> None:
     assert found.layers["conv3"].metrics.pes_used >= 0.5 * 168
     order = "".join(loop.dim for loop in dram.temporal)
     assert order.startswith("".join(d for d in "MC" if d in order))
+
+
+def test_a_glb_sweep_chained_by_start_from_never_gets_slower() -> None:
+    """Each step starts from the previous step's mappings, which fit the larger GLB too.
+
+    The engine re-ranks them with the new candidates, so a larger GLB can only
+    keep or lower the engine's cycles (the same mapping has the same time).
+    """
+    base = es.load_hierarchy("eyeriss").model_dump()
+    network = es.Network.model_validate(
+        {
+            "version": 1,
+            "name": "n",
+            "layers": [{"name": "conv3", "type": "conv", "C": 16, "H": 10, "W": 10, "M": 32, "R": 3, "S": 3}],
+        }
+    )
+    previous: es.SearchResult | None = None
+    cycles = []
+    for size in (1024, 2048, 4096, 8192):
+        data = {**base, "name": f"eyeriss-glb-{size}"}
+        data["levels"] = [dict(level) for level in base["levels"]]
+        data["levels"][1]["size_bytes"] = size
+        machine = es.Hierarchy.model_validate(data)
+        previous = es.search(
+            network, machine, "cycles", layers=["conv3"], evaluations=10, start_from=previous
+        )
+        engine = previous.layers["conv3"].metrics.engine_cycles
+        assert engine is not None
+        cycles.append(engine)
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in itertools.pairwise(cycles)), cycles

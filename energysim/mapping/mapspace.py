@@ -185,6 +185,8 @@ class Space:
                 self.fixed[(index, dim)] = factor
             for dim, factor in spec.max_factors.items():
                 self.maximum[(index, dim)] = factor
+        self._slot_cache: dict[str, tuple[dict[int, int], list[int]]] = {}
+        self._rest_cache: dict[str, list[int]] = {}
         self.keep_options = [self._keep_options(index) for index in range(self.levels)]
         self.prefixes = [by_level[i].order if i in by_level else "" for i in range(self.levels)]
 
@@ -242,6 +244,11 @@ class Space:
 
     def _slots_of(self, dim: str) -> tuple[dict[int, int], list[int]]:
         """Slots with a fixed factor of ``dim`` (slot -> factor), and the open slots it may use."""
+        if dim not in self._slot_cache:
+            self._slot_cache[dim] = self._find_slots(dim)
+        return self._slot_cache[dim]
+
+    def _find_slots(self, dim: str) -> tuple[dict[int, int], list[int]]:
         free = [k for k in range(len(self.slots)) if self.allowed(k, dim)]
         fixed = {
             k: self.fixed[(self.slots[k].level, dim)]
@@ -250,13 +257,13 @@ class Space:
         }
         return fixed, [k for k in free if k not in fixed]
 
-    def _rests(self, dim: str) -> Iterator[int]:
+    def _rests(self, dim: str) -> list[int]:
         """Per padded bound, what the open slots share once the fixed factors are out."""
-        fixed, _ = self._slots_of(dim)
-        for bound in self.padded_bounds(dim):
-            rest, remainder = divmod(bound, math.prod(fixed.values()))
-            if not remainder:
-                yield rest
+        if dim not in self._rest_cache:
+            fixed, _ = self._slots_of(dim)
+            divided = [divmod(bound, math.prod(fixed.values())) for bound in self.padded_bounds(dim)]
+            self._rest_cache[dim] = [rest for rest, remainder in divided if not remainder]
+        return self._rest_cache[dim]
 
     def option_count_at_most(self, dim: str) -> int:
         """An upper bound of :meth:`dim_options`' length, in closed form (no enumeration)."""
@@ -312,7 +319,7 @@ class Space:
     def random_option(self, dim: str, rng: random.Random) -> tuple[int, ...] | None:
         """A random factor tuple of ``dim``: each prime of a random padded bound to a random open slot."""
         fixed, open_slots = self._slots_of(dim)
-        rests = list(self._rests(dim))
+        rests = self._rests(dim)
         if not rests or not open_slots:
             return None
         for _ in range(RANDOM_TRIES):
@@ -412,7 +419,7 @@ def capacity_mask(space: Space, factors: np.ndarray, keeps: list[tuple[Tensor, .
     assert layer.loop_bounds is not None
     (stride_h, stride_w), (dil_h, dil_w) = layer.loop_bounds.stride, layer.loop_bounds.dilation
     # extent[n, level, dim]: the product of the factors of every slot at this level or inside it.
-    at_level = np.ones((factors.shape[0], space.levels, len(DIMENSIONS)), dtype=object)
+    at_level = np.ones((factors.shape[0], space.levels, len(DIMENSIONS)), dtype=factors.dtype)
     for k, slot in enumerate(space.slots):
         at_level[:, slot.level, :] *= factors[:, k, :]
     extent = np.flip(np.cumprod(np.flip(at_level, axis=1), axis=1), axis=1)

@@ -56,7 +56,7 @@ EXHAUSTIVE_POINTS = 4096
 #: Ways to spread a seed's spatial loops over the array's axes tried, per level.
 MAX_SPLITS = 64
 #: Random points drawn per batch, and batches at most, before local search.
-RANDOM_BATCH = 256
+RANDOM_BATCH = 128
 RANDOM_BATCHES = 2
 
 ScoreFn = Callable[[Mapping], float | None]
@@ -73,6 +73,7 @@ class Explored:
 
     space_points: int = 0
     evaluated: int = 0
+    estimated: int = 0
     invalid: int = 0
     exhaustive: bool = False
     stopped_by: str = ""
@@ -177,6 +178,7 @@ class Searcher:
         if self.estimate_fn is None:
             return points
         estimates = [self.estimate_fn(point) for point in points]
+        self.explored.estimated += len(points)
         return [points[i] for i in sorted(range(len(points)), key=lambda i: estimates[i])]
 
     def ranked(self) -> Ranked:
@@ -321,14 +323,27 @@ class Searcher:
     def run_exhaustive(self) -> None:
         space = self.space
         self.explored.exhaustive = True
+        fitting = []
         for per_dim in itertools.product(*(self.options(dim) for dim in DIMENSIONS)):
             factors = self.slot_major(list(per_dim))
             reason = space.spatial_ok(factors)
-            if reason is not None:
+            if reason is None:
+                fitting.append(factors)
+            else:
                 self._reject(reason)
-                continue
-            for keeps in itertools.product(*space.keep_options):
-                if not self.valid([Point(factors, ("",) * space.levels, keeps)]):
+        if not fitting:
+            return
+        dtype = np.int64 if self.bits_safe else object
+        batch = np.array(fitting, dtype=dtype)
+        for keeps in itertools.product(*space.keep_options):
+            mask = capacity_mask(space, batch, list(keeps))
+            self.explored.invalid += int((~mask).sum())
+            if not mask.all():
+                self.explored.invalid_reasons["capacity"] = self.explored.invalid_reasons.get(
+                    "capacity", 0
+                ) + int((~mask).sum())
+            for factors, ok in zip(fitting, mask, strict=True):
+                if not ok:
                     continue
                 for orders in itertools.product(
                     *(space.orders(level, factors) for level in range(space.levels))
