@@ -348,6 +348,12 @@ def test_a_bad_constraint_file_is_one_error_naming_file_and_field(tmp_path: Any)
     path.write_text("version: 1\nmin_utilisation: 2\n", encoding="utf-8")
     with pytest.raises(es.EnergySimError, match=r"bad.yaml.*min_utilisation"):
         es.load_constraints(path)
+    path.write_text("version: 1\nextends: zz\n", encoding="utf-8")
+    with pytest.raises(es.EnergySimError, match=r"bad.yaml: extends: unknown dataflow 'zz'"):
+        es.load_constraints(path)
+    path.write_text("version: 1\nlevels:\n  - {level: GLB, factors: {C: 4294967296}}\n", encoding="utf-8")
+    with pytest.raises(es.EnergySimError, match=r"bad.yaml: levels\[0\].factors.C"):
+        es.load_constraints(path)
 
 
 def test_searched_mappings_round_trip_through_yaml_and_analyze(tmp_path: Any) -> None:

@@ -79,12 +79,18 @@ class Constraints(StrictModel):
 
 
 def _check_values(constraints: Constraints, source: str) -> None:
+    if constraints.extends is not None and constraints.extends.lower() not in DATAFLOWS:
+        raise EnergySimError(
+            f"{source}: extends: unknown dataflow {constraints.extends!r}; known: {', '.join(DATAFLOWS)}"
+        )
     for index, level in enumerate(constraints.levels):
         where = f"{source}: levels[{index}]"
         for field, values in (("factors", level.factors), ("max_factors", level.max_factors)):
             for dim, value in values.items():
                 if not 1 <= value <= MAX_DIMENSION:
                     raise EnergySimError(f"{where}.{field}.{dim}: expected 1 to {MAX_DIMENSION}, got {value}")
+        if level.keeps is not None and len(set(level.keeps)) != len(level.keeps):
+            raise EnergySimError(f"{where}.keeps: lists a tensor twice: {list(level.keeps)}")
         bad = [dim for dim in level.order if dim not in DIMENSIONS]
         if bad or len(set(level.order)) != len(level.order):
             raise EnergySimError(
