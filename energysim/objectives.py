@@ -10,7 +10,7 @@
   register file) plus, on a systolic array, the engine's folds times SCALE-Sim's
   skew ``2 rows + cols - 2``. Calibrated against :func:`energysim.simulate`
   (``benchmarks/mapper.py`` prints estimate / engine): on 5 searched ResNet-50
-  layers each, 0.76-0.95 on eyeriss and 0.65-0.99 on tpu-like; exact (1.000) on
+  layers each, 0.76-0.95 on eyeriss and 0.64-0.98 on tpu-like; exact (1.000) on
   compute-bound systolic layers (tests/test_mapper.py's 32x32 array). The
   estimate is optimistic where the engine's stalls on several levels add up,
   which a max of bounds cannot see; so the top candidates are re-ranked by the
