@@ -69,7 +69,14 @@ STEP_EXACT = 6
 
 @dataclass
 class Explored:
-    """How much of the space a search covered, and why it stopped."""
+    """How much of the space a search covered, and why it stopped.
+
+    ``space_points``: the points an exhaustive search walks, or
+    ``EXHAUSTIVE_POINTS + 1`` for a larger space (:func:`~energysim.mapping.mapspace.mapspace`
+    counts it); ``evaluated``: mappings scored exactly; ``estimated``: candidates
+    ranked by the surrogate; ``invalid``: candidates that broke a fan-out, systolic,
+    utilisation or capacity rule, by reason in ``invalid_reasons``.
+    """
 
     space_points: int = 0
     evaluated: int = 0
