@@ -32,7 +32,6 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import numpy as np
 from energysim.errors import EnergySimError
 from energysim.mapping.check import fanout
 from energysim.mapping.constraints import Constraints, effective_constraints, resolve_level
+from energysim.mapping.factors import count_factorisations, factorisations, prime_factors
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS, LayerBase
@@ -52,49 +52,6 @@ DIM_GROUPS: tuple[str, ...] = ("CRS", "GM", "NPQ")
 DIM_INDEX = {dim: index for index, dim in enumerate(DIMENSIONS)}
 #: Draws of a random factor tuple before giving up (a constraint may rule most of them out).
 RANDOM_TRIES = 8
-
-
-@lru_cache(maxsize=4096)
-def prime_factors(value: int) -> tuple[tuple[int, int], ...]:
-    """``(prime, multiplicity)`` pairs of ``value``, ascending (trial division to the square root)."""
-    factors: Counter[int] = Counter()
-    candidate = 2
-    while candidate * candidate <= value:
-        while value % candidate == 0:
-            factors[candidate] += 1
-            value //= candidate
-        candidate += 1 if candidate == 2 else 2
-    if value > 1:
-        factors[value] += 1
-    return tuple(sorted(factors.items()))
-
-
-def count_factorisations(value: int, slots: int) -> int:
-    """Ordered ways to write ``value`` as a product of ``slots`` factors: prod C(a + k - 1, k - 1)."""
-    if slots == 0:
-        return 1 if value == 1 else 0
-    return math.prod(math.comb(a + slots - 1, slots - 1) for _, a in prime_factors(value))
-
-
-def factorisations(value: int, slots: int) -> Iterator[tuple[int, ...]]:
-    """Every ordered ``slots``-tuple of factors whose product is ``value`` (by exponent compositions)."""
-    if slots == 0:
-        if value == 1:
-            yield ()
-        return
-    per_prime = []
-    for prime, power in prime_factors(value):
-        splits = [tuple(prime**e for e in parts) for parts in _compositions(power, slots)]
-        per_prime.append(splits)
-    for choice in itertools.product(*per_prime):
-        yield tuple(math.prod(parts) for parts in zip(*choice, strict=True)) if choice else (1,) * slots
-
-
-def _compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
-    """Ordered ``parts``-tuples of non-negative integers summing to ``total``."""
-    for cuts in itertools.combinations(range(total + parts - 1), parts - 1):
-        bounds = (-1, *cuts, total + parts - 1)
-        yield tuple(b - a - 1 for a, b in itertools.pairwise(bounds))
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,8 @@ import numpy as np
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.mapping.check import capacity_problems, structure_problems
-from energysim.mapping.mapspace import (
-    DIM_INDEX,
-    Point,
-    Space,
-    capacity_mask,
-    factorisations,
-    prime_factors,
-)
+from energysim.mapping.factors import distinct_primes, spatial_splits
+from energysim.mapping.mapspace import DIM_INDEX, Point, Space, capacity_mask
 from energysim.model.layers import DIMENSIONS
 from energysim.model.mapping import Mapping
 
@@ -223,7 +217,7 @@ class Searcher:
             loops = [(DIM_INDEX[loop.dim], loop.factor) for loop in level.spatial]
             capacities = [space.slots[k].capacity for k in axes]
             allowed = [space.slots[k].dims for k in axes]
-            splits = list(itertools.islice(_split_spatial(loops, capacities, allowed), MAX_SPLITS))
+            splits = list(itertools.islice(spatial_splits(loops, capacities, allowed), MAX_SPLITS))
             if not splits:
                 return None
             per_level.append(splits)
@@ -281,7 +275,7 @@ class Searcher:
                 value = point.factors[a][d]
                 if value == 1:
                     continue
-                for prime in _distinct_primes(value):
+                for prime in distinct_primes(value):
                     for b in slots:
                         if b == a or not space.allowed(b, dim):
                             continue
@@ -411,41 +405,6 @@ class Searcher:
             if not improved:
                 break
         return current
-
-
-def _distinct_primes(value: int) -> list[int]:
-    return [prime for prime, _ in prime_factors(value)]
-
-
-def _split_spatial(
-    loops: list[tuple[int, int]], capacities: list[int], allowed: list[str]
-) -> Iterator[list[dict[int, int]]]:
-    """Every way to spread one level's spatial loops over its axes (factors split by divisors)."""
-    if not capacities:
-        if not loops:
-            yield []
-        return
-    if len(loops) > len(DIMENSIONS):
-        return
-
-    def place(index: int, used: list[int]) -> Iterator[list[dict[int, int]]]:
-        if index == len(loops):
-            yield [{} for _ in capacities]
-            return
-        d, factor = loops[index]
-        for parts in factorisations(factor, len(capacities)):
-            if any(p > 1 and DIMENSIONS[d] not in allowed[a] for a, p in enumerate(parts)):
-                continue
-            new = [u * p for u, p in zip(used, parts, strict=True)]
-            if any(n > c for n, c in zip(new, capacities, strict=True)):
-                continue
-            for rest in place(index + 1, new):
-                for a, p in enumerate(parts):
-                    if p > 1:
-                        rest[a][d] = rest[a].get(d, 1) * p
-                yield rest
-
-    yield from place(0, [1] * len(capacities))
 
 
 def search_space(
