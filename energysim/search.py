@@ -227,6 +227,7 @@ def _search_one(
         return score(metrics[mapping], weights)
 
     surrogate = Surrogate(space)
+    seeds = _seeds(layer, hierarchy)
 
     def estimate_fn(point: Point) -> float:
         energy, cycles = surrogate.cost(point)
@@ -235,7 +236,7 @@ def _search_one(
     ranked = search_space(
         space,
         score_fn,
-        start_from + _seeds(layer, hierarchy),
+        start_from + seeds,
         seed,
         evaluations,
         budget_s,
@@ -244,8 +245,9 @@ def _search_one(
     )
     top = [(mapping, metrics[mapping]) for _, _, mapping in ranked.best]
     if rerank:
-        # The earlier result's mappings join the engine's re-ranking: a sweep step cannot lose them.
-        pool = top[:rerank] + [(m, metrics[m]) for m in _in_space(space, start_from, score_fn)]
+        # The earlier result's and the dataflows' mappings join the engine's re-ranking too: the
+        # estimate can be optimistic, so the engine, not it, decides against them.
+        pool = top[:rerank] + [(m, metrics[m]) for m in _in_space(space, start_from + seeds, score_fn)]
         pool = list({m: (m, x) for m, x in pool}.values())
         ranked_pool = [(m, engine_metrics(x, m, layer, hierarchy)) for m, x in pool]
         ranked_pool.sort(key=lambda item: (score(item[1], weights, engine=True), item[0].describe()))
