@@ -15,37 +15,48 @@ from energysim.analyze import analyze
 from energysim.errors import EnergySimError
 from energysim.interop.timeloop_spec import TimeloopImport, from_timeloop, to_timeloop
 from energysim.mapping import DATAFLOWS, build_mapping, check_mapping, load_mapping
+from energysim.mapping.constraints import Constraints, dataflow_constraints, load_constraints
+from energysim.mapping.mapspace import MapspaceSize, mapspace
 from energysim.model import Hierarchy, Level, Network, load_hierarchy, load_workload
 from energysim.model.energy_tables import ENERGY_TABLES
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 from energysim.result import Result, concat_frames, require_one_unit
+from energysim.search import SearchResult, load_mappings, search
 from energysim.simulate import simulate
 
 __all__ = [
     "DATAFLOWS",
     "ENERGY_TABLES",
+    "Constraints",
     "EnergySimError",
     "Hierarchy",
     "Level",
     "LevelMapping",
     "Loop",
     "Mapping",
+    "MapspaceSize",
     "Network",
     "Result",
     "RooflinePoint",
+    "SearchResult",
     "TimeloopImport",
     "__version__",
     "analyze",
     "build_mapping",
     "check_mapping",
     "concat_frames",
+    "dataflow_constraints",
     "from_timeloop",
+    "load_constraints",
     "load_hierarchy",
     "load_mapping",
+    "load_mappings",
     "load_workload",
+    "mapspace",
     "require_one_unit",
     "roofline",
     "roofline_table",
+    "search",
     "simulate",
     "to_timeloop",
 ]

@@ -23,6 +23,7 @@ from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import Result
+from energysim.search import SEARCH, searched_mappings
 
 
 def _count(
@@ -59,14 +60,17 @@ def analyze(
         ``ws``, ``os``, ``is``, ``rs`` or ``nlr``: builds the mapping of every
         layer that ``mapping`` does not give.
     mapping:
-        A :class:`Mapping` (for a one-layer workload), a mapping YAML file, or
-        a dict from layer name to mapping.
+        A :class:`Mapping` (for a one-layer workload), a mapping YAML file, a
+        dict from layer name to mapping, or ``"search"``: the mapper's
+        least-energy mapping of every layer (:func:`energysim.search`).
     layers:
         Names of the layers to analyse (default: all).
     counting:
         ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules, to
         cross-check its numbers); DESIGN.md, "Counting semantics".
     """
+    if isinstance(mapping, str) and mapping == SEARCH:  # the mapper's energy-best mapping of every layer
+        mapping = searched_mappings(workload, hierarchy, layers)
     mode = check_counting(counting)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     count = functools.partial(_count, counting=mode)

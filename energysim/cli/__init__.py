@@ -16,6 +16,7 @@ from pathlib import Path
 
 from energysim._version import __version__
 from energysim.cli.commands import (
+    add_mapper_commands,
     add_timeloop_commands,
     compare,
     counting_option,
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _onnx_options(importer)
     importer.set_defaults(run=import_model)
     add_timeloop_commands(commands)
+    add_mapper_commands(commands)
     return parser
 
 

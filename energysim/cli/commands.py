@@ -21,6 +21,7 @@ from energysim.analysis.timeloop_rules import COUNTING_MODES
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping
+from energysim.mapping.constraints import constraints_yaml, dataflow_constraints
 from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.energy_tables import ENERGY_TABLES
@@ -36,6 +37,7 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.onnx_import import onnx_workload_yaml
 from energysim.model.workload import Network
+from energysim.objectives import OBJECTIVES
 from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
     access_cost_figure,
@@ -48,6 +50,7 @@ from energysim.report.figures import (
 from energysim.report.output import csv_writer, figure_writer, json_writer, write_outputs
 from energysim.report.tables import energy_unit, explain, level_table
 from energysim.result import Result, require_one_unit
+from energysim.search import search
 from energysim.simulate import simulate
 
 _MAX_DECIMALS = 6
@@ -537,3 +540,93 @@ def add_timeloop_commands(commands: Any) -> None:
 def _out_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="write the files into this new folder")
     parser.add_argument("--force", action="store_true", help="let --out replace a previous energysim output")
+
+
+# --- the mapper: ``energysim search`` and ``energysim dataflow show`` ------------------------------
+
+
+#: The file ``energysim search --out DIR`` writes into DIR.
+MAPPINGS_FILE = "mappings.yaml"
+
+
+def add_mapper_commands(commands: Any) -> None:
+    """Register ``search`` and ``dataflow show`` on the ``energysim`` subcommand parser."""
+    searching = commands.add_parser(
+        "search", help="search the best mapping of every layer (energy, cycles, edp) under constraints"
+    )
+    searching.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
+    searching.add_argument(
+        "--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path"
+    )
+    searching.add_argument("--layer", action="append", metavar="NAME", help="only this layer (repeatable)")
+    searching.add_argument("--objective", default="energy", choices=list(OBJECTIVES), help="default: energy")
+    searching.add_argument(
+        "--constraints", metavar="C", help="a dataflow name (ws, os, is, rs, nlr) or a constraint YAML"
+    )
+    searching.add_argument(
+        "--search-budget", type=int, default=150, metavar="N", help="mappings scored per layer shape"
+    )
+    searching.add_argument("--seed", type=int, default=0, help="the heuristic's random seed (default 0)")
+    searching.add_argument(
+        "--out", metavar="DIR", help="write mappings.yaml (read back by --mapping) into this new folder"
+    )
+    searching.add_argument("--force", action="store_true", help="let --out replace a previous output folder")
+    searching.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    searching.set_defaults(run=search_command)
+    dataflow = commands.add_parser("dataflow", help="show a named dataflow as the constraint set it is")
+    dataflow.add_argument("action", choices=["show"], help="show: print the constraint YAML")
+    dataflow.add_argument("name", choices=list(DATAFLOWS), help="the dataflow")
+    dataflow.add_argument("--hierarchy", required=True, metavar="H", help="the hierarchy it constrains")
+    dataflow.set_defaults(run=dataflow_command)
+
+
+def search_command(args: argparse.Namespace) -> None:
+    """Search; print one row per layer; with --out write ``mappings.yaml`` (whole or not at all)."""
+    out = _output_folder(args)
+    if args.search_budget < 1:
+        raise EnergySimError(
+            f"--search-budget: expected at least 1 mapping per layer shape, got {args.search_budget}"
+        )
+    hierarchy = load_hierarchy(args.hierarchy)
+    network = load_workload(args.workload)
+    total = sum(1 for layer in network.layers if layer.loop_bounds is not None)
+    quiet = args.quiet or not sys.stderr.isatty()
+    with tqdm(total=total, unit="layer", desc="search", disable=quiet, file=sys.stderr) as bar:
+
+        def advance(done: int, _total: int, name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        found = search(
+            network,
+            hierarchy,
+            args.objective,
+            args.constraints,
+            evaluations=args.search_budget,
+            seed=args.seed,
+            layers=args.layer or None,
+            progress=advance,
+        )
+    if out is not None:
+        text = found.to_yaml()
+        write_folder(
+            out, [lambda folder: (folder / "mappings.yaml").write_text(text, encoding="utf-8")], args.force
+        )
+    if not args.quiet:
+        rows = [
+            {
+                "layer": name,
+                f"energy ({hierarchy.energy_unit})": layer.metrics.energy,
+                "cycles": layer.metrics.best_cycles,
+                "PEs": layer.metrics.pes_used,
+                "scored": layer.explored.evaluated,
+                "search": "exhaustive" if layer.explored.exhaustive else layer.explored.stopped_by,
+            }
+            for name, layer in found.layers.items()
+        ]
+        print(format_table(pd.DataFrame(rows)))
+
+
+def dataflow_command(args: argparse.Namespace) -> None:
+    """Print a dataflow's constraint set on a hierarchy, as YAML a user can edit and extend."""
+    print(constraints_yaml(dataflow_constraints(args.name, load_hierarchy(args.hierarchy))), end="")

@@ -368,6 +368,8 @@ class Hierarchy(StrictModel):
     clock_ghz: ClockGHz
     levels: tuple[Level, ...] = Field(min_length=1)
     compute: Compute
+    #: The dataflow this hardware is built for (ws, os, is, rs or nlr): the default when none is given.
+    default_dataflow: Literal["ws", "os", "is", "rs", "nlr"] | None = None
 
     @model_validator(mode="before")
     @classmethod
