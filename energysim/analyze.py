@@ -21,7 +21,7 @@ from energysim.errors import EnergySimError
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
-from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
+from energysim.prepare import DEFAULT_DATAFLOW, MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import Result
 from energysim.search import SEARCH, searched_mappings
 
@@ -43,7 +43,7 @@ def _no_columns(layer: LayerBase, machine: Hierarchy) -> dict[str, Any]:
 def analyze(
     workload: WorkloadLike,
     hierarchy: str | Path | Hierarchy,
-    dataflow: str | None = "rs",
+    dataflow: str | None = DEFAULT_DATAFLOW,
     mapping: MappingLike | None = None,
     layers: Sequence[str] | None = None,
     counting: Counting = "exact",
@@ -58,7 +58,8 @@ def analyze(
         A shipped name or path, or a :class:`Hierarchy`.
     dataflow:
         ``ws``, ``os``, ``is``, ``rs`` or ``nlr``: builds the mapping of every
-        layer that ``mapping`` does not give.
+        layer that ``mapping`` does not give. The default is the hierarchy's
+        ``default_dataflow`` (``ws`` on ``tpu-like``), else ``rs``.
     mapping:
         A :class:`Mapping` (for a one-layer workload), a mapping YAML file, a
         dict from layer name to mapping, or ``"search"``: the mapper's

@@ -22,9 +22,9 @@ from energysim.analysis.plan import AccessCounts
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping, elements_of_tile
 from energysim.mapping.dataflows import build_mapping, get_dataflow
-from energysim.mapping.files import load_mapping
+from energysim.mapping.files import is_mapping_set, load_mapping, load_mappings
 from energysim.model.base import TENSORS
-from energysim.model.files import resolve, shipped_dir
+from energysim.model.files import read_yaml, resolve, shipped_dir
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy, load_workload
@@ -55,6 +55,8 @@ def _mappings_by_layer(
     if mapping is None:
         return {}, "mapping"
     mac_layers = [layer.name for layer in selected if layer.loop_bounds is not None]
+    if isinstance(mapping, str | Path) and is_mapping_set(read_yaml(Path(mapping))):
+        return load_mappings(mapping, hierarchy), str(mapping)  # several layers' (energysim search --out)
     if isinstance(mapping, str | Path):
         layer_name, loaded = load_mapping(mapping, hierarchy)
         if layer_name is None and len(mac_layers) != 1:
@@ -111,6 +113,10 @@ LayerCounter = Callable[[LayerBase, Mapping, Hierarchy], tuple[AccessCounts, dic
 StreamedLayer = Callable[[LayerBase, Hierarchy], dict[str, Any]]
 
 
+#: The ``dataflow`` argument that means "the hierarchy's ``default_dataflow``, else rs".
+DEFAULT_DATAFLOW = "default"
+
+
 def resolve_inputs(
     workload: WorkloadLike,
     hierarchy: str | Path | Hierarchy,
@@ -146,6 +152,8 @@ def resolve_inputs(
                 f"{source}: maps layer {unused[0]!r}, which is not among the selected layers "
                 f"({chosen_names}); select it, or leave the mapping out"
             )
+    if dataflow == DEFAULT_DATAFLOW:
+        dataflow = machine.default_dataflow or "rs"
     if dataflow is not None:
         get_dataflow(dataflow)
     chosen: list[tuple[LayerBase, Mapping | None]] = []

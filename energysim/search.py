@@ -26,15 +26,14 @@ from energysim.errors import EnergySimError
 from energysim.mapping.check import capacity_problems, structure_problems
 from energysim.mapping.constraints import Constraints, effective_constraints
 from energysim.mapping.dataflows import DATAFLOWS, build_mapping
+from energysim.mapping.files import load_mappings as load_mapping_set
 from energysim.mapping.mapspace import Point, Space
 from energysim.mapping.search import Explored, ScoreFn, Searcher, search_space
 from energysim.mapping.surrogate import Surrogate
-from energysim.model.base import validate_file_data
-from energysim.model.files import display_path, read_yaml
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy
-from energysim.model.mapping import Mapping, MappingFile
+from energysim.model.mapping import Mapping
 from energysim.objectives import Metrics, Objective, engine_metrics, evaluate, objective_weights, score
 from energysim.prepare import WorkloadLike, as_network
 
@@ -95,27 +94,8 @@ class SearchResult:
 
 
 def load_mappings(path: str | Path, hierarchy: str | Path | Hierarchy) -> dict[str, Mapping]:
-    """The mappings of a file that :meth:`SearchResult.to_yaml` wrote, by layer name."""
-    machine = load_hierarchy(hierarchy)
-    where = display_path(Path(path))
-    data = read_yaml(Path(path))
-    if not isinstance(data, dict) or not isinstance(data.get("mappings"), list):
-        raise EnergySimError(f"{where}: expected 'version: 1' and a list 'mappings' of per-layer mappings")
-    names = [level.name for level in machine.levels]
-    result: dict[str, Mapping] = {}
-    for index, entry in enumerate(data["mappings"]):
-        if not isinstance(entry, dict):
-            raise EnergySimError(f"{where}: mappings[{index}]: expected a mapping of keys to values")
-        entry = {key: value for key, value in entry.items() if key != "note"}
-        spec = validate_file_data(MappingFile, entry, f"{where}: mappings[{index}]", "mapping")
-        unknown = [level.level for level in spec.levels if level.level not in names]
-        if spec.layer is None or unknown:
-            raise EnergySimError(
-                f"{where}: mappings[{index}]: expected a 'layer' name and levels of {machine.name} ({names})"
-            )
-        keeps = {level.name: level.keeps for level in machine.levels}
-        result[spec.layer] = spec.level_mappings(names, keeps)
-    return result
+    """The mappings of a file that :meth:`SearchResult.to_yaml` wrote (or of one mapping), by layer name."""
+    return load_mapping_set(path, load_hierarchy(hierarchy))
 
 
 def _shape_key(layer: LayerBase) -> tuple[object, ...]:

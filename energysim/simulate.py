@@ -34,7 +34,7 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
-from energysim.prepare import MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
+from energysim.prepare import DEFAULT_DATAFLOW, MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
 from energysim.search import SEARCH, searched_mappings
 from energysim.timing import LayerTiming, transfer_cycles
@@ -245,7 +245,7 @@ def _pe_frame(summary: pd.DataFrame, machine: Hierarchy) -> pd.DataFrame:
 def simulate(
     workload: WorkloadLike,
     hierarchy: str | Path | Hierarchy,
-    dataflow: str | None = "rs",
+    dataflow: str | None = DEFAULT_DATAFLOW,
     mapping: MappingLike | None = None,
     layers: Sequence[str] | None = None,
     trace: bool = False,

@@ -80,3 +80,14 @@ def test_an_empty_layer_selection_is_an_error() -> None:
     # It was a KeyError deep in the result's construction.
     with pytest.raises(es.EnergySimError, match="layers: an empty selection"):
         es.analyze("lenet5", "eyeriss", layers=[])
+
+
+def test_the_default_dataflow_is_the_hierarchys_own_else_rs() -> None:
+    """tpu-like is a weight-stationary array (its file says ``default_dataflow: ws``); eyeriss says
+    nothing, so the default is rs. The default builds exactly the mappings of the named dataflow."""
+    tpu = es.analyze("lenet5", "tpu-like")
+    assert tpu.dataflow == "ws"
+    assert tpu.mapping == es.analyze("lenet5", "tpu-like", dataflow="ws").mapping
+    eyeriss = es.analyze("lenet5", "eyeriss")
+    assert eyeriss.dataflow == "rs"
+    assert eyeriss.mapping == es.analyze("lenet5", "eyeriss", dataflow="rs").mapping

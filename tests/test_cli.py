@@ -411,7 +411,7 @@ def test_a_layer_named_twice_is_run_once(tmp_path: Path) -> None:
     assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
     layers = pd.read_csv(tmp_path / "out" / "layers.csv")
     assert list(layers["layer"]) == ["fc_batch1"]
-    once = es.simulate("lecture-ops", "tpu-like", "rs", layers=["fc_batch1"])
+    once = es.simulate("lecture-ops", "tpu-like", layers=["fc_batch1"])  # tpu-like's default: ws
     assert layers["cycles"].iloc[0] == once.cycles
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import energysim as es
+from energysim.errors import EnergySimError
 from energysim.mapping.check import fanout
 from energysim.mapping.mapspace import mapspace
 from energysim.objectives import OBJECTIVES, evaluate, score
@@ -464,3 +466,23 @@ def test_a_glb_sweep_chained_by_start_from_never_gets_slower() -> None:
         assert engine is not None
         cycles.append(engine)
     assert all(later <= earlier * (1 + 1e-9) for earlier, later in itertools.pairwise(cycles)), cycles
+
+
+def test_a_searched_mappings_file_feeds_mapping_in_python_and_on_the_command_line(tmp_path: Path) -> None:
+    """``energysim search --out`` writes several layers' mappings in one file; ``--mapping`` (and
+    ``mapping=`` in Python) reads it back: the run uses exactly the found mappings. A layer mapped
+    twice in such a file is one error naming the file and the entry."""
+    from energysim.cli import EXIT_USER_ERROR, main
+
+    found = es.search("lenet5", "eyeriss", evaluations=20, layers=["c1", "c3a"])
+    path = tmp_path / "mappings.yaml"
+    path.write_text(found.to_yaml(), encoding="utf-8")
+    result = es.analyze("lenet5", "eyeriss", mapping=path, layers=["c1", "c3a"])
+    assert result.mapping == found.mappings
+    args = ["run", "lenet5", "--hierarchy", "eyeriss", "--layer", "c1", "--layer", "c3a"]
+    assert main([*args, "--mapping", str(path), "--quiet"]) == 0
+    twice = path.read_text(encoding="utf-8").replace("layer: c3a", "layer: c1")
+    path.write_text(twice, encoding="utf-8")
+    with pytest.raises(EnergySimError, match=r"mappings\[1\]: layer 'c1' is mapped twice"):
+        es.analyze("lenet5", "eyeriss", mapping=path, layers=["c1"])
+    assert main([*args, "--mapping", str(path), "--quiet"]) == EXIT_USER_ERROR

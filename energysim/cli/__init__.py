@@ -29,6 +29,7 @@ from energysim.cli.commands import (
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.files import display_path
+from energysim.prepare import DEFAULT_DATAFLOW
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -89,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(run_parser)
     run_parser.add_argument(
-        "--dataflow", default="rs", choices=list(DATAFLOWS), help="dataflow (default: rs)"
+        "--dataflow",
+        default=DEFAULT_DATAFLOW,
+        choices=list(DATAFLOWS),
+        help="dataflow (default: the hierarchy's default_dataflow, else rs)",
     )
     _mapping_option(run_parser)
     counting_option(run_parser)

@@ -26,11 +26,8 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.mapping import Mapping, MappingFile
 
 
-def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Mapping]:
-    """The layer name a mapping file names (or None) and its mapping over ``hierarchy``'s levels."""
-    path = Path(path)
-    where = display_path(path)
-    spec = validate_file_data(MappingFile, read_yaml(path), where, "mapping")  # read_yaml checks the path
+def _mapping_of(spec: MappingFile, where: str, hierarchy: Hierarchy) -> Mapping:
+    """A validated mapping file's mapping over ``hierarchy``'s levels (each once, outermost first)."""
     names = [level.name for level in hierarchy.levels]
     unknown = [level.level for level in spec.levels if level.level not in names]
     if unknown:
@@ -43,5 +40,50 @@ def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Ma
         raise EnergySimError(
             f"{where}: invalid mapping: levels: list each level once, outermost first ({names})"
         )
-    mapping = spec.level_mappings(names, {level.name: level.keeps for level in hierarchy.levels})
-    return spec.layer, mapping
+    return spec.level_mappings(names, {level.name: level.keeps for level in hierarchy.levels})
+
+
+def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Mapping]:
+    """The layer name a mapping file names (or None) and its mapping over ``hierarchy``'s levels."""
+    path = Path(path)
+    where = display_path(path)
+    spec = validate_file_data(MappingFile, read_yaml(path), where, "mapping")  # read_yaml checks the path
+    return spec.layer, _mapping_of(spec, where, hierarchy)
+
+
+def is_mapping_set(data: object) -> bool:
+    """True for the data of a file of several layers' mappings (``energysim search --out`` writes one)."""
+    return isinstance(data, dict) and "mappings" in data
+
+
+def load_mappings(path: str | Path, hierarchy: Hierarchy) -> dict[str, Mapping]:
+    """The mappings of a file of one mapping, or of several (``version: 1`` and a list ``mappings``
+    of per-layer mappings, each naming its layer), by layer name."""
+    path = Path(path)
+    where = display_path(path)
+    data = read_yaml(path)
+    if not is_mapping_set(data):
+        layer, mapping = load_mapping(path, hierarchy)
+        if layer is None:
+            raise EnergySimError(f"{where}: the mapping names no layer; add 'layer: NAME' to the file")
+        return {layer: mapping}
+    assert isinstance(data, dict)
+    entries = data["mappings"]
+    if (
+        set(data) - {"version", "hierarchy", "mappings"}
+        or data.get("version") != 1
+        or not isinstance(entries, list)
+    ):
+        raise EnergySimError(f"{where}: expected 'version: 1' and a list 'mappings' of per-layer mappings")
+    result: dict[str, Mapping] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise EnergySimError(f"{where}: mappings[{index}]: expected a mapping of keys to values")
+        entry = {key: value for key, value in entry.items() if key != "note"}
+        spec = validate_file_data(MappingFile, entry, f"{where}: mappings[{index}]", "mapping")
+        if spec.layer is None:
+            raise EnergySimError(f"{where}: mappings[{index}]: expected a 'layer' name")
+        if spec.layer in result:
+            raise EnergySimError(f"{where}: mappings[{index}]: layer {spec.layer!r} is mapped twice")
+        result[spec.layer] = _mapping_of(spec, f"{where}: mappings[{index}]", hierarchy)
+    return result
