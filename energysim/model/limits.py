@@ -68,3 +68,8 @@ MAX_POWER_MW = 1e12
 #: (a stride and a dilation with no common structure, over a huge tile). Regular cases (one
 #: dimension, an injective stride, a sliding window) cost a few intervals whatever the sizes.
 MAX_TILE_INTERVALS = 1 << 16
+
+# --- sweeps ---------------------------------------------------------------------------------------
+#: Points of one sweep (the product of its axes, or its list of points): a grid that multiplies
+#: out past this is a mistake in the sweep file, reported before anything runs.
+MAX_SWEEP_POINTS = 100_000
