@@ -19,19 +19,23 @@ from energysim.model.energy_tables import ENERGY_TABLES
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 from energysim.result import Result, concat_frames, require_one_unit
 from energysim.simulate import simulate
+from energysim.sweep import Grid, Point, SweepResult, sweep
 
 __all__ = [
     "DATAFLOWS",
     "ENERGY_TABLES",
     "EnergySimError",
+    "Grid",
     "Hierarchy",
     "Level",
     "LevelMapping",
     "Loop",
     "Mapping",
     "Network",
+    "Point",
     "Result",
     "RooflinePoint",
+    "SweepResult",
     "__version__",
     "analyze",
     "build_mapping",
@@ -44,4 +48,5 @@ __all__ = [
     "roofline",
     "roofline_table",
     "simulate",
+    "sweep",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energysim._version import __version__
-from energysim.cli.commands import compare, list_shipped, roofline, run, validate
+from energysim.cli.commands import add_sweep_parser, compare, list_shipped, roofline, run, validate
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.files import display_path
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="for a mapping file: check its factors against the layer it names in W",
     )
     check.set_defaults(run=validate)
+    add_sweep_parser(commands)
     return parser
 
 
