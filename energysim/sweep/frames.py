@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,36 +60,35 @@ class SweepResult:
     axes: tuple[str, ...] = ()
 
 
-def _summary(table: pd.DataFrame, mode: str) -> dict[str, Any]:
-    layers = table.drop_duplicates("layer")
-    energy = float(layers["energy"].sum())
-    macs = int(layers["macs"].sum())
-    outer = table["outermost_level"].iloc[0]
-    dram = float(table.loc[table["level"] == outer, "level_energy"].sum())
-    cycles = float(layers["cycles"].sum()) if mode == "simulate" else float("nan")
-    mapped = float(layers["mapped_macs"].sum())
-    peak = float(table["peak_macs_per_cycle"].iloc[0])
-    return {
-        "energy": energy,
-        "energy_unit": str(table["energy_unit"].iloc[0]),
-        "macs": macs,
-        "energy_per_mac": energy / macs if macs else float("nan"),
-        "cycles": cycles,
-        "bound_cycles": float(layers["bound_cycles"].sum()),
-        "edp": energy * cycles,
-        "dram_share": dram / energy if energy else float("nan"),
-        "utilisation": float(layers["nest_macs"].sum()) / mapped if mapped else float("nan"),
-        "array_utilisation": float(layers["nest_macs"].sum()) / (cycles * peak)
-        if cycles > 0
-        else float("nan"),
-    }
-
-
-def _with_identity(identity: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.reset_index(drop=True)
-    for position, (column, value) in enumerate(identity.items()):
-        frame.insert(position, column, value)
-    return frame
+def _summaries(table: pd.DataFrame, layers: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The summary columns of every point that ran, indexed by point (from all points' tables)."""
+    sums = layers.groupby("point", sort=False)[
+        ["energy", "macs", "nest_macs", "mapped_macs", "bound_cycles"]
+    ].sum()
+    first = table.groupby("point", sort=False)[["energy_unit", "peak_macs_per_cycle"]].first()
+    outer = table[table["level"] == table["outermost_level"]]
+    dram = outer.groupby("point", sort=False)["level_energy"].sum().reindex(sums.index, fill_value=0.0)
+    if mode == "simulate":
+        cycles = layers.groupby("point", sort=False)["cycles"].sum().astype(float)
+    else:
+        cycles = pd.Series(np.nan, index=sums.index)
+    energy, macs = sums["energy"].astype(float), sums["macs"].astype("int64")
+    mapped, nest = sums["mapped_macs"].astype(float), sums["nest_macs"].astype(float)
+    busy = cycles * first["peak_macs_per_cycle"].astype(float)
+    return pd.DataFrame(
+        {
+            "energy": energy,
+            "energy_unit": first["energy_unit"].astype(object),
+            "macs": macs,
+            "energy_per_mac": (energy / macs.where(macs > 0)).astype(float),
+            "cycles": cycles,
+            "bound_cycles": sums["bound_cycles"].astype(float),
+            "edp": energy * cycles,
+            "dram_share": dram / energy.where(energy != 0),
+            "utilisation": nest / mapped.where(mapped > 0),
+            "array_utilisation": nest / busy.where(busy > 0),
+        }
+    )
 
 
 def assemble(
@@ -101,23 +99,31 @@ def assemble(
     mode: str,
 ) -> SweepResult:
     """The three frames, in point order, from each point's table (or its error)."""
-    summaries, layer_frames, level_frames = [], [], []
-    for index, point in enumerate(points):
-        task = tasks.get(index)
-        identity = point_columns(index, point, task)
-        table = tables.get(index)
-        error = errors.get(index) or (str(table[ERROR].iloc[0]) if table is not None else "")
-        if table is None or error:
-            summaries.append({**identity, **dict.fromkeys(SUMMARY_COLUMNS, np.nan), ERROR: error})
-            continue
-        summaries.append({**identity, **_summary(table, mode), ERROR: ""})
-        layer_columns = [c for c in table.columns if c not in _LEVEL_COLUMNS + _HELPER_COLUMNS]
-        layer_frames.append(_with_identity(identity, table.drop_duplicates("layer")[layer_columns]))
-        levels = table.loc[table["level"].notna(), ["layer", "level", "level_energy", "energy_unit"]]
-        level_frames.append(_with_identity(identity, levels.rename(columns={"level_energy": "energy"})))
-    summary = pd.DataFrame(summaries)
+    identity = pd.DataFrame(
+        [point_columns(index, point, tasks.get(index)) for index, point in enumerate(points)]
+    )
+    messages = [errors.get(index) or _table_error(tables.get(index)) for index in range(len(points))]
+    ran = [index for index, message in enumerate(messages) if not message]
+    if ran:
+        table = pd.concat([tables[index].assign(point=index) for index in ran], ignore_index=True)
+    else:
+        table = pd.DataFrame(columns=["point", "layer", *_LEVEL_COLUMNS, *_HELPER_COLUMNS, "energy_unit"])
+    layer_columns = [c for c in table.columns if c not in {*_LEVEL_COLUMNS, *_HELPER_COLUMNS}]
+    layer_rows = table.drop_duplicates(["point", "layer"])[layer_columns]
+    level_rows = table.loc[table["level"].notna(), ["point", "layer", "level", "level_energy", "energy_unit"]]
+    level_rows = level_rows.rename(columns={"level_energy": "energy"})
+    summary = identity.merge(
+        _summaries(table, layer_rows, mode), how="left", left_on="point", right_index=True
+    )
+    summary = summary.reindex(columns=[*identity.columns, *SUMMARY_COLUMNS])
     summary["energy_unit"] = summary["energy_unit"].astype(object)
     summary["macs"] = summary["macs"].astype("Int64")  # whole numbers; empty for a point with an error
-    layers = pd.concat(layer_frames, ignore_index=True) if layer_frames else pd.DataFrame()
-    levels = pd.concat(level_frames, ignore_index=True) if level_frames else pd.DataFrame()
+    summary[ERROR] = messages
+    layers = identity.merge(layer_rows, on="point", how="inner")
+    levels = identity.merge(level_rows, on="point", how="inner")
     return SweepResult(summary, layers, levels)
+
+
+def _table_error(table: pd.DataFrame | None) -> str:
+    """The error a point's table records ("" for a point that ran)."""
+    return "" if table is None else str(table[ERROR].iloc[0])

@@ -20,12 +20,13 @@ objective (``search:energy``, say) plugs in there, with
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import math
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingOf
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,30 +171,71 @@ class Task:
     base_hierarchy: str
 
 
+class Resolver:
+    """Resolves points, loading each workload and each varied hierarchy once for a whole sweep."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._networks: dict[str, Network] = {}
+        self._hierarchies: dict[str, tuple[Hierarchy, Hierarchy]] = {}
+        self._dumps: dict[int, Any] = {}
+
+    def _network(self, workload: WorkloadLike) -> Network:
+        if isinstance(workload, Network | LayerBase):
+            return as_network(workload)
+        key = str(workload)
+        if key not in self._networks:
+            self._networks[key] = as_network(workload)
+        return self._networks[key]
+
+    def _hierarchy(self, point: Point) -> tuple[Hierarchy, Hierarchy]:
+        """The base hierarchy of ``point`` and its variation."""
+        given = point.hierarchy
+        key = json.dumps([given if isinstance(given, str) else repr(given), point.variations], default=repr)
+        if key not in self._hierarchies:
+            base = hierarchy = load_hierarchy(given)
+            for axis, value in point.variations:
+                hierarchy = vary(hierarchy, axis, value)
+            self._hierarchies[key] = (base, hierarchy)
+        return self._hierarchies[key]
+
+    def dump(self, model: Network | Hierarchy) -> Any:
+        """``model.model_dump(mode="json")``, once per object."""
+        if id(model) not in self._dumps:
+            self._dumps[id(model)] = (model, model.model_dump(mode="json"))
+        return self._dumps[id(model)][1]
+
+    def resolve(self, index: int, point: Point) -> Task:
+        """Load and vary ``point``'s inputs; an :class:`EnergySimError` says what is wrong with it."""
+        check_mapping_choice(point.dataflow)
+        check_counting(point.counting)
+        network = self._network(point.workload)
+        base, hierarchy = self._hierarchy(point)
+        task = Task(
+            index, "", self.mode, network, hierarchy, point.dataflow, point.counting, point.layers, base.name
+        )
+        return dataclasses.replace(task, key=input_key(task, self.dump))
+
+
 def resolve_point(index: int, point: Point, mode: str) -> Task:
-    """Load and vary ``point``'s inputs; an :class:`EnergySimError` says what is wrong with it."""
-    check_mapping_choice(point.dataflow)
-    check_counting(point.counting)
-    network = as_network(point.workload)
-    base = hierarchy = load_hierarchy(point.hierarchy)
-    for axis, value in point.variations:
-        hierarchy = vary(hierarchy, axis, value)
-    task = Task(index, "", mode, network, hierarchy, point.dataflow, point.counting, point.layers, base.name)
-    return Task(**{**task.__dict__, "key": input_key(task)})
+    """Load and vary ``point``'s inputs (see :class:`Resolver`, which does it for many points)."""
+    return Resolver(mode).resolve(index, point)
 
 
-def input_key(task: Task) -> str:
+def input_key(task: Task, dump: Callable[[Network | Hierarchy], Any] | None = None) -> str:
     """SHA-256 of the canonical JSON of everything that decides a point's numbers, and the version.
 
     The hierarchy and the workload are hashed whole (their names included),
     with the mode, the facade's mapping arguments, the counting mode and the
     selected layers: a point whose key is in the store needs no run.
+    ``dump`` (default ``model_dump(mode="json")``) may remember dumps.
     """
+    dump = dump or (lambda model: model.model_dump(mode="json"))
     inputs = {
         "energysim_version": __version__,
         "mode": task.mode,
-        "workload": task.network.model_dump(mode="json"),
-        "hierarchy": task.hierarchy.model_dump(mode="json"),
+        "workload": dump(task.network),
+        "hierarchy": dump(task.hierarchy),
         "mapping": mapping_arguments(task.dataflow),
         "counting": task.counting,
         "layers": None if task.layers is None else list(task.layers),

@@ -25,8 +25,8 @@ import importlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from energysim._version import __version__
 from energysim.errors import EnergySimError
 from energysim.output_folder import _SignalGuard
 from energysim.sweep.frames import SweepResult, assemble
-from energysim.sweep.grid import MODES, Grid, Point, Task, resolve_point, sweep_axes
+from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes
 from energysim.sweep.point import ERROR, Outcome, run_point
 from energysim.sweep.store import PointStore, open_sweep_folder
 
@@ -59,9 +59,10 @@ class _Plan:
 def _plan(points: Sequence[Point], mode: str) -> _Plan:
     tasks: dict[int, Task] = {}
     errors: dict[int, str] = {}
+    resolver = Resolver(mode)
     for index, point in enumerate(points):
         try:
-            tasks[index] = resolve_point(index, point, mode)
+            tasks[index] = resolver.resolve(index, point)
         except EnergySimError as error:
             errors[index] = str(error)
     return _Plan(list(points), tasks, errors)
@@ -108,19 +109,20 @@ def sweep(
     if progress is not None:
         progress(done, len(plan.points))
     tables: dict[str, pd.DataFrame] = {}
-    with _SignalGuard() as guard:
-        for outcome in _execute(unique, workers, scheduler):
+    with _SignalGuard() as guard, closing(_execute(unique, workers, scheduler)) as outcomes:
+        for outcome in outcomes:
             _check_version(outcome)
-            if store is None:
-                tables[outcome.key] = outcome.table
-            else:
+            tables[outcome.key] = outcome.table
+            if store is not None:
                 with guard.deferred():  # a signal waits until the point is whole on disk
                     store.write(outcome.key, outcome.table)
             done += waiting[outcome.key]
             if progress is not None:
                 progress(done, len(plan.points))
-    read = store.read if store is not None else tables.__getitem__
-    point_tables = {index: read(task.key) for index, task in plan.tasks.items()}
+    # A point run now is taken as returned (its stored file reads back equal), the others from the store.
+    for key in {task.key for task in plan.tasks.values()} - tables.keys():
+        tables[key] = store.read(key) if store is not None else tables[key]
+    point_tables = {index: tables[task.key] for index, task in plan.tasks.items()}
     frames = assemble(plan.points, plan.tasks, point_tables, plan.errors, mode)
     folder = None if store is None else store.folder.parent
     return dataclasses.replace(frames, computed=len(unique), folder=folder, axes=sweep_axes(plan.points))
@@ -134,7 +136,7 @@ def _check_version(outcome: Outcome) -> None:
         )
 
 
-def _execute(tasks: list[Task], workers: int | None, scheduler: str | None) -> Iterator[Outcome]:
+def _execute(tasks: list[Task], workers: int | None, scheduler: str | None) -> Generator[Outcome]:
     """Outcomes of ``tasks`` as they finish: in this process, or on Dask."""
     if not tasks:
         return
@@ -151,7 +153,12 @@ def _on_dask(client: Any, tasks: list[Task]) -> Iterator[Outcome]:
     distributed: Any = importlib.import_module("dask.distributed")
     futures = client.map(run_point, tasks, key=[f"energysim-point-{task.key}" for task in tasks], pure=False)
     for future in distributed.as_completed(futures):
-        outcome: Outcome = future.result()
+        try:
+            outcome: Outcome = future.result()
+        except ModuleNotFoundError as exc:  # a worker of a cluster without energysim
+            raise EnergySimError(
+                f"a Dask worker cannot import {exc.name}: install energysim {__version__} on every worker"
+            ) from exc
         yield outcome
 
 
@@ -172,17 +179,26 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise EnergySimError(f"Dask scheduler {scheduler!r}: cannot connect ({exc})") from exc
         else:
-            cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
+            cluster = stack.enter_context(_local_cluster(distributed, workers))
             client = stack.enter_context(distributed.Client(cluster))
         yield client
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A local cluster of ``workers`` single-threaded processes, without a dashboard."""
+    try:
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    except RuntimeError as exc:  # a worker process that could not start
+        raise EnergySimError(
+            f"could not start a local Dask cluster of {workers} workers ({exc}); a script that sweeps "
+            'on several workers must run under `if __name__ == "__main__":`, or give workers=1'
+        ) from exc
 
 
 __all__ = ["ERROR", "Progress", "default_workers", "sweep"]

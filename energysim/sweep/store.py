@@ -16,7 +16,10 @@ beside it (``.<key>.<pid>.<token>.partial``) and renamed into place, with
 SIGINT, SIGTERM and SIGHUP held back until the rename is done, so a stopped
 sweep leaves whole points only. A partial file of a process that is gone (one
 killed by SIGKILL) is removed when the store is opened. The store never
-deletes a point file, nor any file it did not name itself.
+deletes a point file, nor any file it did not name itself. Point files are not
+synced to disk one by one (that doubled the cost of a point's write): a killed
+process loses nothing, a power cut may; a file that then does not read is an
+error that names it, and deleting it has the point recomputed.
 
 ``report/`` holds the tables and figures, written whole or not at all by
 :func:`energysim.output_folder.write_folder` (and replaced on the next run).
@@ -150,8 +153,6 @@ class PointStore:
         partial = self.folder / f".{key}.{os.getpid()}.{secrets.token_hex(4)}.partial"
         try:
             table.to_parquet(partial, engine="pyarrow", index=False)
-            with partial.open("rb") as stream:
-                os.fsync(stream.fileno())
             os.replace(partial, self.path(key))
         finally:
             with contextlib.suppress(FileNotFoundError):
