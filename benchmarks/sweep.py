@@ -32,33 +32,32 @@ def sizes(points: int) -> list[int]:
     return [32 * 1024 + 4096 * i for i in range(points // len(DATAFLOWS))]
 
 
-def measure(kind: str, points: int) -> float:
-    """Seconds for one measurement, in this (fresh) process."""
+def measure(kind: str, points: int) -> dict[str, float]:
+    """Wall and CPU seconds (of this process) of one measurement, in this (fresh) process."""
     import energysim as es
 
     glb_sizes = sizes(points)
+    start, cpu = time.perf_counter(), time.process_time()
     if kind == "plain":
         base, network = es.load_hierarchy("eyeriss"), es.load_workload("alexnet")
-        start = time.perf_counter()
         for size in glb_sizes:
             hierarchy = base.with_level("GLB", size_bytes=size)
             for dataflow in DATAFLOWS:
                 es.analyze(network, hierarchy, dataflow)
-        return time.perf_counter() - start
-    grid = es.Grid(["alexnet"], ["eyeriss"], DATAFLOWS, variations={"GLB.size_bytes": glb_sizes})
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        result = es.sweep(grid, workers=int(kind), out=Path(folder) / "sweep")
-        seconds = time.perf_counter() - start
-    assert result.computed == len(glb_sizes) * len(DATAFLOWS), result.computed
-    return seconds
+    else:
+        grid = es.Grid(["alexnet"], ["eyeriss"], DATAFLOWS, variations={"GLB.size_bytes": glb_sizes})
+        with tempfile.TemporaryDirectory() as folder:
+            result = es.sweep(grid, workers=int(kind), out=Path(folder) / "sweep")
+        assert result.computed == len(glb_sizes) * len(DATAFLOWS), result.computed
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 
-def in_fresh_process(kind: str, points: int) -> float:
+def in_fresh_process(kind: str, points: int) -> dict[str, float]:
     command = [sys.executable, __file__, "--measure", kind, "--points", str(points)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    return float(json.loads(output.strip().splitlines()[-1])["seconds"])
+    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:
@@ -67,19 +66,25 @@ def main() -> None:
     parser.add_argument("--measure", choices=["plain", "1", "2"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps({"seconds": measure(args.measure, args.points)}))
+        print(json.dumps(measure(args.measure, args.points)))
         return
     points = len(sizes(args.points)) * len(DATAFLOWS)
-    print(f"AlexNet analyze sweep, eyeriss, {points} points, {os.cpu_count()} cores")
-    plain = in_fresh_process("plain", points)
-    one = in_fresh_process("1", points)
-    two = in_fresh_process("2", points)
-    print(f"{'plain analyze loop':<22}{plain:8.1f} s {points / plain:8.2f} points/s")
-    print(f"{'sweep, 1 worker':<22}{one:8.1f} s {points / one:8.2f} points/s")
-    print(f"{'sweep, 2 workers':<22}{two:8.1f} s {points / two:8.2f} points/s")
-    print(f"speed-up of 2 workers over 1: {one / two:.2f}x (goal >= 1.7x on 2 cores)")
-    overhead = 100 * (one / plain - 1)
-    print(f"per-point overhead of the 1-worker sweep over plain analyze: {overhead:+.1f} % (goal < 10 %)")
+    load = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    print(f"AlexNet analyze sweep, eyeriss, {points} points, {os.cpu_count()} cores, load average {load}")
+    runs = {kind: in_fresh_process(kind, points) for kind in ("plain", "1", "2")}
+    names = {"plain": "plain analyze loop", "1": "sweep, 1 worker", "2": "sweep, 2 workers"}
+    for kind, figures in runs.items():
+        wall, cpu = figures["seconds"], figures["cpu_seconds"]
+        where = "" if kind != "2" else " (this process only; the workers' not counted)"
+        print(f"{names[kind]:<20}{wall:7.1f} s {points / wall:7.2f} points/s, CPU {cpu:6.1f} s{where}")
+    print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    one, two, plain = runs["1"], runs["2"], runs["plain"]
+    print(
+        f"speed-up of 2 workers over 1: {one['seconds'] / two['seconds']:.2f}x (goal >= 1.7x on 2 idle cores)"
+    )
+    for what in ("seconds", "cpu_seconds"):
+        overhead = 100 * (one[what] / plain[what] - 1)
+        print(f"overhead of the 1-worker sweep over plain analyze, {what}: {overhead:+.1f} % (goal < 10 %)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ ports of their own). A simulation can never beat it (DESIGN.md, oracle 3).
 from __future__ import annotations
 
 import inspect
+import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ import pandas as pd
 from energysim._version import __version__
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
+from energysim.model.base import TENSORS
 from energysim.result import Result
 from energysim.simulate import simulate
 from energysim.sweep.grid import DEFAULT_COUNTING, Task, mapping_arguments
@@ -42,6 +45,8 @@ class Outcome:
     key: str
     table: pd.DataFrame
     energysim_version: str
+    #: CPU seconds the point took where it ran (for benchmarks; never in the frames).
+    cpu_seconds: float = 0.0
 
 
 def _counting_arguments(facade: Any, counting: str) -> dict[str, Any]:
@@ -58,6 +63,7 @@ def _counting_arguments(facade: Any, counting: str) -> dict[str, Any]:
 def run_point(task: Task) -> Outcome:
     """Run one resolved point; an EnergySimError becomes a one-row table with its message."""
     facade = simulate if task.mode == "simulate" else analyze
+    start = time.process_time()
     try:
         result = facade(
             task.network,
@@ -69,19 +75,32 @@ def run_point(task: Task) -> Outcome:
         table = point_table(result)
     except EnergySimError as error:
         table = pd.DataFrame({ERROR: [str(error)]})
-    return Outcome(task.index, task.key, table, __version__)
+    return Outcome(task.index, task.key, table, __version__, time.process_time() - start)
 
 
 def point_table(result: Result) -> pd.DataFrame:
     """One row per layer x level of ``result`` (see the module docstring)."""
-    energy = result.accesses.groupby(["layer", "level"], sort=False)["energy"].sum().rename("level_energy")
-    layers = result.layers.copy()
-    layers["bound_cycles"] = bound_cycles(result)
-    layers["peak_macs_per_cycle"] = result.hierarchy.peak_macs_per_cycle
-    layers["outermost_level"] = result.hierarchy.outermost.name
-    table = layers.merge(energy.reset_index(), on="layer", how="left", sort=False)
+    energy = result.accesses.groupby(["layer", "level"], sort=False)["energy"].sum()
+    by_layer: dict[str, list[tuple[str | None, float]]] = {}
+    pairs = zip(energy.index.get_level_values(0), energy.index.get_level_values(1), strict=True)
+    for (layer_name, level_name), value in zip(pairs, energy.to_numpy(), strict=True):
+        by_layer.setdefault(str(layer_name), []).append((str(level_name), float(value)))
+    positions: list[int] = []
+    levels: list[str | None] = []
+    energies: list[float] = []
+    for position, name in enumerate(result.layers["layer"]):
+        for level, value in by_layer.get(name, [(None, math.nan)]):  # a layer without accesses keeps a row
+            positions.append(position)
+            levels.append(level)
+            energies.append(value)
+    table = result.layers.iloc[positions].reset_index(drop=True)
+    table["bound_cycles"] = bound_cycles(result).to_numpy()[positions]
+    table["peak_macs_per_cycle"] = result.hierarchy.peak_macs_per_cycle
+    table["outermost_level"] = result.hierarchy.outermost.name
+    table["level"] = levels
+    table["level_energy"] = energies
     table[ERROR] = ""
-    return table.reset_index(drop=True)
+    return table
 
 
 def bound_cycles(result: Result) -> pd.Series:
@@ -89,17 +108,13 @@ def bound_cycles(result: Result) -> pd.Series:
     machine = result.hierarchy
     outer = machine.outermost
     accesses = result.accesses
-    rows = accesses[(accesses["level"] == outer.name) & accesses["action"].isin(("read", "fill", "update"))]
-    bits = {name: {t: result.workload[name].bits(t) for t in ("weights", "inputs", "outputs")}
-            for name in result.layers["layer"]}  # fmt: skip
-    moved = rows.assign(
-        bytes=[
-            count * bits[layer][tensor] / 8
-            for layer, tensor, count in zip(rows["layer"], rows["tensor"], rows["count"], strict=True)
-        ],
-        write=rows["action"].isin(("fill", "update")),
-    )
-    by_direction = moved.groupby(["layer", "write"])["bytes"].sum()
+    bits = {name: {t: result.workload[name].bits(t) for t in TENSORS} for name in result.layers["layer"]}
+    by_direction: dict[tuple[str, bool], float] = {}
+    columns = (accesses[c].tolist() for c in ("layer", "level", "tensor", "action", "count"))
+    for layer, level, tensor, action, count in zip(*columns, strict=True):
+        if level == outer.name and action in ("read", "fill", "update"):
+            key = (layer, action != "read")
+            by_direction[key] = by_direction.get(key, 0.0) + count * bits[layer][tensor] / 8
     ports = outer.ports * outer.instances
     bounds = []
     for name, mapped, macs in zip(

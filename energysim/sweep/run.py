@@ -185,13 +185,14 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
 
 def _local_cluster(distributed: Any, workers: int) -> Any:
-    """A local cluster of ``workers`` single-threaded processes, without a dashboard."""
+    """A local cluster of ``workers`` single-threaded processes; its HTTP server on a free local
+    port (the default, 8787, may be taken: Dask would warn on stderr)."""
     try:
         return distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
     except RuntimeError as exc:  # a worker process that could not start
