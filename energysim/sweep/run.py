@@ -198,7 +198,7 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
     except RuntimeError as exc:  # a worker process that could not start
         raise EnergySimError(
             f"could not start a local Dask cluster of {workers} workers ({exc}); a script that sweeps "
-            'on several workers must be a file that runs under `if __name__ == "__main__":`, or give workers=1'
+            'on several workers must be a file running under `if __name__ == "__main__":`, or give workers=1'
         ) from exc
 
 
