@@ -350,3 +350,25 @@ def test_explicit_points_in_a_file(tmp_path: Path) -> None:
     assert list(result.points["dataflow"]) == ["ws", "rs"]
     assert list(result.points["hierarchy"]) == ["eyeriss", "eyeriss[GLB.size_bytes=64KiB]"]
     assert result.axes == ("workload", "base_hierarchy", "dataflow", "counting", "GLB.size_bytes")
+
+
+def test_pareto_front_is_the_set_no_point_dominates() -> None:
+    """Oracle: brute force over all pairs (a point is dominated if another is no worse in both
+    and better in one); ties keep the first of equal points."""
+    from energysim.sweep.figures import pareto_front
+
+    time_cycles = pd.Series([5.0, 1.0, 3.0, 3.0, 2.0, 4.0, 2.0, 6.0])
+    energy = pd.Series([1.0, 9.0, 4.0, 5.0, 6.0, 2.0, 6.0, 1.0])
+    front = pareto_front(time_cycles, energy)
+
+    def dominated(i: int) -> bool:
+        return any(
+            time_cycles[j] <= time_cycles[i]
+            and energy[j] <= energy[i]
+            and (time_cycles[j] < time_cycles[i] or energy[j] < energy[i] or j < i)
+            for j in range(len(energy))
+            if j != i
+        )
+
+    assert list(front) == [not dominated(i) for i in range(len(energy))]
+    assert list(front[front].index) == [0, 1, 2, 4, 5]
