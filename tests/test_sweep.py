@@ -372,3 +372,18 @@ def test_pareto_front_is_the_set_no_point_dominates() -> None:
 
     assert list(front) == [not dominated(i) for i in range(len(energy))]
     assert list(front[front].index) == [0, 1, 2, 4, 5]
+
+
+def test_a_sweep_that_fails_before_its_first_point_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(sys.modules["energysim.sweep.run"], "CONNECT_TIMEOUT_S", 1.0)
+    with pytest.raises(es.EnergySimError, match="cannot connect"):
+        sweep(small_grid(), out=tmp_path / "new", scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "new").exists()
+    # A sweep whose every point is an error still has its folder and report.
+    grid = Grid(["lenet5"], ["eyeriss"], variations={"GLB.size_bytes": [-1]})
+    result = sweep(grid, out=tmp_path / "errors", workers=1)
+    assert result.points["error"].str.contains("must be at least 1").all()
+    assert (tmp_path / "errors" / SWEEP_MARKER).is_file()

@@ -104,10 +104,10 @@ def assemble(
     )
     messages = [errors.get(index) or _table_error(tables.get(index)) for index in range(len(points))]
     ran = [index for index, message in enumerate(messages) if not message]
-    if ran:
-        table = pd.concat([tables[index].assign(point=index) for index in ran], ignore_index=True)
-    else:
-        table = pd.DataFrame(columns=["point", "layer", *_LEVEL_COLUMNS, *_HELPER_COLUMNS, "energy_unit"])
+    if not ran:  # every point has an error: no layers, no levels, no numbers
+        summary = identity.reindex(columns=[*identity.columns, *SUMMARY_COLUMNS]).assign(**{ERROR: messages})
+        return SweepResult(summary, identity.iloc[:0], identity.iloc[:0])
+    table = pd.concat([tables[index].assign(point=index) for index in ran], ignore_index=True)
     layer_columns = [c for c in table.columns if c not in {*_LEVEL_COLUMNS, *_HELPER_COLUMNS}]
     layer_rows = table.drop_duplicates(["point", "layer"])[layer_columns]
     level_rows = table.loc[table["level"].notna(), ["point", "layer", "level", "level_energy", "energy_unit"]]

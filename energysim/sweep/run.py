@@ -39,7 +39,7 @@ from energysim.output_folder import _SignalGuard
 from energysim.sweep.frames import SweepResult, assemble
 from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes
 from energysim.sweep.point import ERROR, Outcome, run_point
-from energysim.sweep.store import PointStore, open_sweep_folder
+from energysim.sweep.store import PointStore, discard_if_empty, open_sweep_folder
 
 #: Seconds to wait for an existing Dask scheduler to answer.
 CONNECT_TIMEOUT_S = 20.0
@@ -101,6 +101,23 @@ def sweep(
     if not listed:
         raise EnergySimError("sweep: no points to run")
     store = PointStore(open_sweep_folder(out)) if out is not None else None
+    try:
+        return _run(listed, mode, store, workers, scheduler, progress)
+    except BaseException:
+        if store is not None:
+            discard_if_empty(store.folder.parent)  # failed before its first point: leave nothing
+        raise
+
+
+def _run(
+    listed: list[Point],
+    mode: str,
+    store: PointStore | None,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> SweepResult:
+    """Plan, run and store the points of a sweep, then assemble its frames."""
     plan = _plan(listed, mode)
     stored = store.keys() if store is not None else set()
     waiting = Counter(task.key for task in plan.tasks.values() if task.key not in stored)

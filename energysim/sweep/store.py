@@ -97,10 +97,28 @@ def open_sweep_folder(out: str | Path) -> Path:
         else:
             path.mkdir(parents=True)
             _write_atomically(path / SWEEP_MARKER, _MARKER_TEXT.encode("utf-8"))
+            _CREATED.add(path)
         (path / STORE).mkdir(exist_ok=True)
     except OSError as exc:
         raise _refuse(label, f"cannot be used ({exc.strerror or type(exc).__name__})") from exc
     return path
+
+
+#: Sweep folders this process made (see :func:`discard_if_empty`).
+_CREATED: set[Path] = set()
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if this process made it and it still holds only its marker and an empty
+    store: a sweep that failed before its first point leaves nothing behind."""
+    if folder not in _CREATED:
+        return
+    with contextlib.suppress(OSError):
+        if not os.listdir(folder / STORE) and sorted(os.listdir(folder)) == sorted([SWEEP_MARKER, STORE]):
+            (folder / STORE).rmdir()
+            (folder / SWEEP_MARKER).unlink()
+            folder.rmdir()
+    _CREATED.discard(folder)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
