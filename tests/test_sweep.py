@@ -129,6 +129,16 @@ def test_one_and_two_workers_give_the_same_bytes() -> None:
     assert csv_of(one) == csv_of(two)
 
 
+def test_an_existing_cluster_is_used_as_it_is() -> None:
+    """``scheduler=`` connects to a cluster someone else started (here: threads in this process)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0") as cluster:
+        result = sweep(small_grid(), scheduler=cluster.scheduler_address)
+        assert len(cluster.scheduler.workers) == 1  # still running: the sweep did not close it
+    assert result.computed == 4
+    assert csv_of(result) == csv_of(sweep(small_grid(), workers=1))
+
+
 def test_a_scheduler_that_cannot_be_reached_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("dask.distributed")
     monkeypatch.setattr(sys.modules["energysim.sweep.run"], "CONNECT_TIMEOUT_S", 1.0)
