@@ -23,12 +23,14 @@ from energysim.model.mapping import LevelMapping, Loop, Mapping
 from energysim.result import Result, concat_frames, require_one_unit
 from energysim.search import SearchResult, load_mappings, search
 from energysim.simulate import simulate
+from energysim.sweep import Grid, Point, SweepResult, sweep
 
 __all__ = [
     "DATAFLOWS",
     "ENERGY_TABLES",
     "Constraints",
     "EnergySimError",
+    "Grid",
     "Hierarchy",
     "Level",
     "LevelMapping",
@@ -36,9 +38,11 @@ __all__ = [
     "Mapping",
     "MapspaceSize",
     "Network",
+    "Point",
     "Result",
     "RooflinePoint",
     "SearchResult",
+    "SweepResult",
     "TimeloopImport",
     "__version__",
     "analyze",
@@ -58,5 +62,6 @@ __all__ = [
     "roofline_table",
     "search",
     "simulate",
+    "sweep",
     "to_timeloop",
 ]

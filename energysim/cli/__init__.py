@@ -17,6 +17,7 @@ from pathlib import Path
 from energysim._version import __version__
 from energysim.cli.commands import (
     add_mapper_commands,
+    add_sweep_parser,
     add_timeloop_commands,
     compare,
     counting_option,
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(run=import_model)
     add_timeloop_commands(commands)
     add_mapper_commands(commands)
+    add_sweep_parser(commands)
     return parser
 
 

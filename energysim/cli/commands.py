@@ -630,3 +630,49 @@ def search_command(args: argparse.Namespace) -> None:
 def dataflow_command(args: argparse.Namespace) -> None:
     """Print a dataflow's constraint set on a hierarchy, as YAML a user can edit and extend."""
     print(constraints_yaml(dataflow_constraints(args.name, load_hierarchy(args.hierarchy))), end="")
+
+
+def sweep(args: argparse.Namespace) -> None:
+    """``energysim sweep FILE --out DIR``: run a sweep file, resumably, and write its report."""
+    from energysim.sweep.files import load_sweep_file
+    from energysim.sweep.output import write_sweep_report
+    from energysim.sweep.run import sweep as run_sweep
+
+    spec, points = load_sweep_file(args.file)
+    quiet = args.quiet or not sys.stderr.isatty()
+    with tqdm(unit="point", desc=spec.name, disable=quiet, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = run_sweep(points, spec.mode, args.out, args.workers, args.scheduler, progress)
+    assert result.folder is not None
+    report = write_sweep_report(result, result.folder, spec.mode, list(result.axes), spec.colour_by)
+    if not args.quiet:
+        failed = int((result.points["error"] != "").sum())
+        reused = len(result.points) - result.computed - failed
+        print(
+            f"{len(result.points)} points ({result.computed} run now, {max(reused, 0)} from the store, "
+            f"{failed} with an error): {report}"
+        )
+
+
+def add_sweep_parser(commands: Any) -> None:
+    """The ``sweep`` subcommand's arguments."""
+    parser = commands.add_parser("sweep", help="run a sweep file (a grid of points), resumably, on Dask")
+    parser.add_argument("file", metavar="FILE", help="the sweep YAML file")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the sweep folder: a new one, or a previous sweep's to resume it (never a folder of yours)",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="local worker processes (default: the cores; 1: in-process)"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDR", help="an existing Dask scheduler, tcp://host:8786, used as it is"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
+    parser.set_defaults(run=sweep)

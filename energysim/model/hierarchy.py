@@ -490,3 +490,22 @@ class Hierarchy(StrictModel):
     def total_bandwidth_bytes_per_cycle(self, level: Level) -> float:
         """Bandwidth of all ports of all instances of ``level`` together."""
         return level.bandwidth_bytes_per_cycle * level.ports * level.instances
+
+    # Variations (energysim.model.variations): a new validated hierarchy named after the change.
+    def with_level(self, level_name: str, **changes: Any) -> Hierarchy:
+        """A copy with fields of one level changed: ``with_level("GLB", size_bytes=2 * 1024**2)``."""
+        from energysim.model.variations import with_level
+
+        return with_level(self, level_name, **changes)
+
+    def with_compute(self, **changes: Any) -> Hierarchy:
+        """A copy with the compute changed: ``with_compute(rows=32, cols=32)`` (per-PE levels follow)."""
+        from energysim.model.variations import with_compute
+
+        return with_compute(self, **changes)
+
+    def with_energy_table(self, table: str) -> Hierarchy:
+        """A copy priced entirely by the energy table ``table`` (and in its unit)."""
+        from energysim.model.variations import with_energy_table
+
+        return with_energy_table(self, table)

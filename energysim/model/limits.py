@@ -75,3 +75,8 @@ MAX_TILE_INTERVALS = 1 << 16
 MAX_ONNX_FILE_BYTES = 1 << 31
 #: Nodes of an ONNX graph (ResNet-50 exports to about 120, a BERT-base encoder to about 1,000).
 MAX_ONNX_NODES = 100_000
+
+# --- sweeps ---------------------------------------------------------------------------------------
+#: Points of one sweep (the product of its axes, or its list of points): a grid that multiplies
+#: out past this is a mistake in the sweep file, reported before anything runs.
+MAX_SWEEP_POINTS = 100_000

@@ -1,0 +1,222 @@
+"""``sweep()``: run many points, in this process or on Dask, resumably, into tidy frames.
+
+Points are resolved here (inputs loaded, variations applied, input keys
+computed), run where the caller asks, and stored as they finish:
+
+* ``workers=1``: one after another, in this process (no Dask needed);
+* ``workers=N`` (default: the cores of the machine): a local Dask cluster of
+  ``N`` single-threaded worker processes, made for the sweep and closed after;
+* ``scheduler="tcp://host:8786"``: an existing Dask cluster, used as it is (its
+  workers need the same energysim version; a worker with another is an error).
+
+Workers return their tables; only this process writes (so a remote cluster
+needs no shared file system). With ``out``, each finished point is stored at
+once (:mod:`energysim.sweep.store`) and a point already stored is not run
+again. The frames are assembled in point order from the stored tables (or,
+without ``out``, from the returned ones), so they are the same, byte for byte
+as CSV, whatever the number of workers, the order in which points finish, or
+how many runs it took.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from energysim._version import __version__
+from energysim.errors import EnergySimError
+from energysim.output_folder import _SignalGuard
+from energysim.sweep.frames import SweepResult, assemble
+from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes
+from energysim.sweep.point import ERROR, Outcome, run_point
+from energysim.sweep.store import PointStore, discard_if_empty, open_sweep_folder
+
+#: Seconds to wait for an existing Dask scheduler to answer.
+CONNECT_TIMEOUT_S = 20.0
+#: Called after each point with (points done, points in all); stored points count as done at once.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Plan:
+    """The points of a sweep, resolved: tasks to run, and errors found while resolving."""
+
+    points: list[Point]
+    tasks: dict[int, Task]
+    errors: dict[int, str]
+
+
+def _plan(points: Sequence[Point], mode: str) -> _Plan:
+    tasks: dict[int, Task] = {}
+    errors: dict[int, str] = {}
+    resolver = Resolver(mode)
+    for index, point in enumerate(points):
+        try:
+            tasks[index] = resolver.resolve(index, point)
+        except EnergySimError as error:
+            errors[index] = str(error)
+    return _Plan(list(points), tasks, errors)
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def sweep(
+    points: Grid | Sequence[Point],
+    mode: str = "analyze",
+    out: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Run every point of ``points`` with ``analyze`` or ``simulate`` (``mode``).
+
+    Returns a :class:`SweepResult`: ``points`` (one row per point: energy,
+    energy per MAC, cycles, EDP, DRAM share, utilisation, or the point's
+    error), ``layers`` (one row per point x layer) and ``levels`` (one row per
+    point x layer x level), each with the point's axis values as columns. With
+    ``out``, points are stored in that sweep folder and a rerun computes only
+    the missing ones (see :mod:`energysim.sweep.store`).
+    """
+    if mode not in MODES:
+        raise EnergySimError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if workers is not None and (type(workers) is not int or not 1 <= workers <= 1024):
+        raise EnergySimError(f"workers: expected an integer from 1 to 1024, got {workers!r}")
+    listed = points.points() if isinstance(points, Grid) else list(points)
+    if not listed:
+        raise EnergySimError("sweep: no points to run")
+    store = PointStore(open_sweep_folder(out)) if out is not None else None
+    try:
+        return _run(listed, mode, store, workers, scheduler, progress)
+    except BaseException:
+        if store is not None:
+            discard_if_empty(store.folder.parent)  # failed before its first point: leave nothing
+        raise
+
+
+def _run(
+    listed: list[Point],
+    mode: str,
+    store: PointStore | None,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> SweepResult:
+    """Plan, run and store the points of a sweep, then assemble its frames."""
+    plan = _plan(listed, mode)
+    stored = store.keys() if store is not None else set()
+    waiting = Counter(task.key for task in plan.tasks.values() if task.key not in stored)
+    unique = list({task.key: task for task in plan.tasks.values() if task.key in waiting}.values())
+    done = len(plan.points) - sum(waiting.values())
+    if progress is not None:
+        progress(done, len(plan.points))
+    tables: dict[str, pd.DataFrame] = {}
+    with _SignalGuard() as guard, closing(_execute(unique, workers, scheduler)) as outcomes:
+        for outcome in outcomes:
+            _check_version(outcome)
+            tables[outcome.key] = outcome.table
+            if store is not None:
+                with guard.deferred():  # a signal waits until the point is whole on disk
+                    store.write(outcome.key, outcome.table)
+            done += waiting[outcome.key]
+            if progress is not None:
+                progress(done, len(plan.points))
+    # A point run now is taken as returned (its stored file reads back equal), the others from the store.
+    for key in {task.key for task in plan.tasks.values()} - tables.keys():
+        tables[key] = store.read(key) if store is not None else tables[key]
+    point_tables = {index: tables[task.key] for index, task in plan.tasks.items()}
+    frames = assemble(plan.points, plan.tasks, point_tables, plan.errors, mode)
+    folder = None if store is None else store.folder.parent
+    return dataclasses.replace(frames, computed=len(unique), folder=folder, axes=sweep_axes(plan.points))
+
+
+def _check_version(outcome: Outcome) -> None:
+    if outcome.energysim_version != __version__:
+        raise EnergySimError(
+            f"a worker runs energysim {outcome.energysim_version}, this process {__version__}: "
+            "install one version everywhere"
+        )
+
+
+def _execute(tasks: list[Task], workers: int | None, scheduler: str | None) -> Generator[Outcome]:
+    """Outcomes of ``tasks`` as they finish: in this process, or on Dask."""
+    if not tasks:
+        return
+    count = workers if workers is not None else default_workers()
+    if scheduler is None and (count == 1 or len(tasks) == 1):
+        for task in tasks:
+            yield run_point(task)
+        return
+    with _dask_client(count, scheduler) as client:
+        yield from _on_dask(client, tasks)
+
+
+def _on_dask(client: Any, tasks: list[Task]) -> Iterator[Outcome]:
+    distributed: Any = importlib.import_module("dask.distributed")
+    futures = client.map(run_point, tasks, key=[f"energysim-point-{task.key}" for task in tasks], pure=False)
+    for future in distributed.as_completed(futures):
+        try:
+            outcome: Outcome = future.result()
+        except ModuleNotFoundError as exc:  # a worker of a cluster without energysim
+            raise EnergySimError(
+                f"a Dask worker cannot import {exc.name}: install energysim {__version__} on every worker"
+            ) from exc
+        yield outcome
+
+
+@contextmanager
+def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: of a new local cluster of ``workers`` processes, or of ``scheduler``."""
+    try:
+        distributed: Any = importlib.import_module("dask.distributed")
+    except ImportError:
+        raise EnergySimError(
+            "sweeps on more than one worker run on Dask: pip install 'energysim[sweep]' "
+            "(or: pip install 'dask[distributed]'), or give workers=1"
+        ) from None
+    with ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise EnergySimError(f"Dask scheduler {scheduler!r}: cannot connect ({exc})") from exc
+        else:
+            cluster = stack.enter_context(_local_cluster(distributed, workers))
+            client = stack.enter_context(distributed.Client(cluster))
+        yield client
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A local cluster of ``workers`` single-threaded processes; its HTTP server on a free local
+    port (the default, 8787, may be taken: Dask would warn on stderr)."""
+    try:
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
+    except RuntimeError as exc:  # a worker process that could not start
+        raise EnergySimError(
+            f"could not start a local Dask cluster of {workers} workers ({exc}); a script that sweeps "
+            'on several workers must be a file running under `if __name__ == "__main__":`, or give workers=1'
+        ) from exc
+
+
+__all__ = ["ERROR", "Progress", "default_workers", "sweep"]
