@@ -23,7 +23,7 @@ from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 from energysim.prepare import DEFAULT_DATAFLOW, MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import Result
-from energysim.search import SEARCH, searched_mappings
+from energysim.search import search_objective, searched_mappings
 
 
 def _count(
@@ -63,15 +63,17 @@ def analyze(
     mapping:
         A :class:`Mapping` (for a one-layer workload), a mapping YAML file, a
         dict from layer name to mapping, or ``"search"``: the mapper's
-        least-energy mapping of every layer (:func:`energysim.search`).
+        least-energy mapping of every layer (:func:`energysim.search`);
+        ``"search:cycles"`` or ``"search:edp"`` for another objective.
     layers:
         Names of the layers to analyse (default: all).
     counting:
         ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules, to
         cross-check its numbers); DESIGN.md, "Counting semantics".
     """
-    if isinstance(mapping, str) and mapping == SEARCH:  # the mapper's energy-best mapping of every layer
-        mapping = searched_mappings(workload, hierarchy, layers)
+    objective = search_objective(mapping)
+    if objective is not None:  # the mapper's best mapping of every layer for that objective
+        mapping = searched_mappings(workload, hierarchy, layers, objective)
     mode = check_counting(counting)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     count = functools.partial(_count, counting=mode)

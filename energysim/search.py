@@ -34,13 +34,37 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy
 from energysim.model.mapping import Mapping
-from energysim.objectives import Metrics, Objective, engine_metrics, evaluate, objective_weights, score
+from energysim.objectives import (
+    OBJECTIVES,
+    Metrics,
+    Objective,
+    engine_metrics,
+    evaluate,
+    objective_weights,
+    score,
+)
 from energysim.prepare import WorkloadLike, as_network
 
 #: Called after each layer with (layers done, layers in all, layer name).
 Progress = Callable[[int, int, str], None]
-#: The ``mapping`` argument of analyze and simulate that asks for a search.
+#: The ``mapping`` argument of analyze and simulate that asks for a search (``search`` is
+#: ``search:energy``; ``search:cycles`` and ``search:edp`` name the other objectives).
 SEARCH = "search"
+
+
+def search_objective(mapping: object) -> str | None:
+    """The objective a ``mapping`` argument asks the mapper for (``search[:OBJECTIVE]``), else None."""
+    if not isinstance(mapping, str) or not (mapping == SEARCH or mapping.startswith(SEARCH + ":")):
+        return None
+    objective = mapping.partition(":")[2] or "energy"
+    if objective not in OBJECTIVES:
+        raise EnergySimError(
+            f"mapping {mapping!r}: expected {SEARCH} or {SEARCH}:OBJECTIVE with OBJECTIVE one of "
+            f"{', '.join(OBJECTIVES)}"
+        )
+    return objective
+
+
 #: Candidates re-ranked by the engine when the objective weighs cycles.
 RERANK = 4
 
@@ -320,7 +344,10 @@ def search(
 
 
 def searched_mappings(
-    workload: WorkloadLike, hierarchy: str | Path | Hierarchy, layers: Sequence[str] | None
+    workload: WorkloadLike,
+    hierarchy: str | Path | Hierarchy,
+    layers: Sequence[str] | None,
+    objective: str = "energy",
 ) -> dict[str, Mapping]:
-    """The energy-best mappings for ``mapping="search"`` in :func:`energysim.analyze` and ``simulate``."""
-    return search(workload, hierarchy, "energy", layers=layers).mappings
+    """The best mappings for ``mapping="search[:OBJECTIVE]"`` in :func:`energysim.analyze`, ``simulate``."""
+    return search(workload, hierarchy, objective, layers=layers).mappings

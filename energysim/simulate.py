@@ -36,7 +36,7 @@ from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
 from energysim.prepare import DEFAULT_DATAFLOW, MappingLike, WorkloadLike, evaluate, resolve_inputs, result_of
 from energysim.result import ACCESS_COLUMNS, STATIC_ACTION, Result
-from energysim.search import SEARCH, searched_mappings
+from energysim.search import search_objective, searched_mappings
 from energysim.timing import LayerTiming, transfer_cycles
 
 #: Called after each layer with (layers done, layers in all, layer name).
@@ -259,8 +259,9 @@ def simulate(
     after each layer; the library itself never prints). ``counting`` is as
     in :func:`energysim.analyze`: the engine charges the same counts.
     """
-    if isinstance(mapping, str) and mapping == SEARCH:  # the mapper's energy-best mapping of every layer
-        mapping = searched_mappings(workload, hierarchy, layers)
+    objective = search_objective(mapping)
+    if objective is not None:  # the mapper's best mapping of every layer for that objective
+        mapping = searched_mappings(workload, hierarchy, layers, objective)
     mode = check_counting(counting)
     network, machine, chosen, used_dataflow = resolve_inputs(workload, hierarchy, dataflow, mapping, layers)
     recorder = _Recorder(trace, len(chosen), progress, mode)

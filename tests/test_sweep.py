@@ -4,18 +4,21 @@ sweep file's validation. Kept small: LeNet-5 layers on eyeriss."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import energysim as es
 from energysim.cli import main
+from energysim.errors import EnergySimError
 from energysim.model.limits import MAX_SWEEP_POINTS
 from energysim.sweep import Grid, Point, sweep
 from energysim.sweep.store import SWEEP_MARKER
@@ -396,3 +399,41 @@ def test_a_sweep_that_fails_before_its_first_point_leaves_no_folder(
     result = sweep(grid, out=tmp_path / "errors", workers=1)
     assert result.points["error"].str.contains("must be at least 1").all()
     assert (tmp_path / "errors" / SWEEP_MARKER).is_file()
+
+
+def test_a_mapper_objective_is_a_value_of_the_dataflow_axis_searched_once_per_workload_and_hierarchy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``search:energy`` on the dataflows axis runs the mapper: its point equals a plain
+    ``analyze(mapping="search")`` and spends no more than the named dataflow (the search space
+    holds rs's mapping, and the mapper never returns worse than it). Two points that differ only in
+    their counting mode share one search, run in the main process; an unknown objective is an error row
+    (and an error of analyze)."""
+    grid_module = importlib.import_module("energysim.sweep.grid")  # es.sweep is the function
+
+    calls: list[str] = []
+    real = grid_module.searched_mappings
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[3] if len(args) > 3 else kwargs.get("objective", "energy"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grid_module, "searched_mappings", counted)
+    grid = Grid(
+        ["lenet5"],
+        ["eyeriss"],
+        dataflows=["rs", "search:energy"],
+        counting=["exact", "timeloop"],
+        layers=["c1"],
+    )
+    result = sweep(grid, workers=1)
+    rows = {(row.dataflow, row.counting): row for row in result.points.itertuples()}
+    assert all(row.error == "" for row in rows.values())
+    assert calls == ["energy"]
+    plain = es.analyze("lenet5", "eyeriss", mapping="search", layers=["c1"])
+    assert rows[("search:energy", "exact")].energy == pytest.approx(plain.total_energy)
+    assert rows[("search:energy", "exact")].energy <= rows[("rs", "exact")].energy * (1 + 1e-12)
+    unknown = sweep(Grid(["lenet5"], ["eyeriss"], dataflows=["search:speed"], layers=["c1"]), workers=1)
+    assert "search:OBJECTIVE with OBJECTIVE one of energy, cycles, edp" in unknown.points["error"].iloc[0]
+    with pytest.raises(EnergySimError, match=r"search:OBJECTIVE with OBJECTIVE one of energy, cycles, edp"):
+        es.analyze("lenet5", "eyeriss", mapping="search:speed", layers=["c1"])

@@ -39,8 +39,11 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.limits import MAX_SWEEP_POINTS
 from energysim.model.loading import load_hierarchy
+from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
+from energysim.objectives import OBJECTIVES
 from energysim.prepare import as_network
+from energysim.search import search_objective, searched_mappings
 
 WorkloadLike = str | Path | Network | LayerBase
 HierarchyLike = str | Path | Hierarchy
@@ -50,19 +53,19 @@ DEFAULT_COUNTING = COUNTING_MODES[0]
 
 
 def check_mapping_choice(choice: str) -> None:
-    """A value of the ``dataflows`` axis must be a named dataflow (a mapper objective: to come)."""
-    if choice not in DATAFLOWS:
-        raise EnergySimError(f"dataflow {choice!r}: unknown; known dataflows: {', '.join(DATAFLOWS)}")
+    """A value of the ``dataflows`` axis: a named dataflow, or ``search:OBJECTIVE`` (the mapper)."""
+    if choice not in DATAFLOWS and search_objective(choice) is None:
+        raise EnergySimError(
+            f"dataflow {choice!r}: unknown; known dataflows: {', '.join(DATAFLOWS)}, or "
+            f"search:OBJECTIVE ({', '.join(OBJECTIVES)})"
+        )
 
 
 def mapping_arguments(choice: str) -> dict[str, Any]:
-    """The facade's arguments for one value of the ``dataflows`` axis.
-
-    Extension point: once ``mapping="search"`` exists, a value such as
-    ``search:energy`` maps to ``{"dataflow": None, "mapping": "search", ...}``
-    here (and :func:`check_mapping_choice` accepts it).
-    """
+    """The facade's arguments for one value of the ``dataflows`` axis (part of a point's key)."""
     check_mapping_choice(choice)
+    if search_objective(choice) is not None:
+        return {"dataflow": None, "mapping": choice}
     return {"dataflow": choice}
 
 
@@ -168,6 +171,9 @@ class Task:
     counting: str
     layers: tuple[str, ...] | None
     base_hierarchy: str
+    #: For a ``search:OBJECTIVE`` point, the mappings found (searched once, in the main process,
+    #: per workload, hierarchy and objective, and shipped to the workers with the task).
+    mappings: dict[str, Mapping] | None = None
 
 
 class Resolver:
@@ -282,3 +288,33 @@ def _axis_value(value: Any) -> Any:
     if isinstance(value, list | tuple) and len(value) == 2 and all(type(v) is int for v in value):
         return f"{value[0]}x{value[1]}"
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def with_searched_mappings(tasks: list[Task]) -> list[Task]:
+    """``tasks`` with the mapper's mappings on every ``search:OBJECTIVE`` task.
+
+    Each search runs once per workload, hierarchy, objective and layer
+    selection, here in the main process (the mapper caches by layer shape), so
+    workers never search, and every point of a key gets the same mappings.
+    A search that fails is left to the worker, which records its error.
+    """
+    found: dict[tuple[str, str, str, tuple[str, ...] | None], dict[str, Mapping] | None] = {}
+    ready = []
+    for task in tasks:
+        objective = search_objective(task.dataflow)
+        if objective is None:
+            ready.append(task)
+            continue
+        key = (
+            json.dumps(task.network.model_dump(mode="json"), sort_keys=True),
+            json.dumps(task.hierarchy.model_dump(mode="json"), sort_keys=True),
+            objective,
+            task.layers,
+        )
+        if key not in found:
+            try:
+                found[key] = searched_mappings(task.network, task.hierarchy, task.layers, objective)
+            except EnergySimError:
+                found[key] = None
+        ready.append(dataclasses.replace(task, mappings=found[key]))
+    return ready

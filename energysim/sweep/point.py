@@ -52,12 +52,15 @@ def run_point(task: Task) -> Outcome:
     """Run one resolved point; an EnergySimError becomes a one-row table with its message."""
     facade = simulate if task.mode == "simulate" else analyze
     start = time.process_time()
+    arguments = mapping_arguments(task.dataflow)
+    if task.mappings is not None:  # searched in the main process (grid.with_searched_mappings)
+        arguments["mapping"] = task.mappings
     try:
         result = facade(
             task.network,
             task.hierarchy,
             layers=None if task.layers is None else list(task.layers),
-            **mapping_arguments(task.dataflow),
+            **arguments,
             counting=check_counting(task.counting),
         )
         table = point_table(result)

@@ -37,7 +37,7 @@ from energysim._version import __version__
 from energysim.errors import EnergySimError
 from energysim.output_folder import _SignalGuard
 from energysim.sweep.frames import SweepResult, assemble
-from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes
+from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes, with_searched_mappings
 from energysim.sweep.point import ERROR, Outcome, run_point
 from energysim.sweep.store import PointStore, discard_if_empty, open_sweep_folder
 
@@ -122,6 +122,7 @@ def _run(
     stored = store.keys() if store is not None else set()
     waiting = Counter(task.key for task in plan.tasks.values() if task.key not in stored)
     unique = list({task.key: task for task in plan.tasks.values() if task.key in waiting}.values())
+    unique = with_searched_mappings(unique)  # searched once here, not on every worker
     done = len(plan.points) - sum(waiting.values())
     if progress is not None:
         progress(done, len(plan.points))
