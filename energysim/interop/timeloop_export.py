@@ -154,6 +154,8 @@ def architecture_dict(hierarchy: Hierarchy, warnings: list[str]) -> dict[str, An
         system[f"{EXTRA}energy_table"] = hierarchy.energy_table
     if hierarchy.description:
         system[f"{EXTRA}description"] = hierarchy.description
+    if hierarchy.default_dataflow is not None:
+        system[f"{EXTRA}default_dataflow"] = hierarchy.default_dataflow
     if hierarchy.energy_unit != PICOJOULE:
         warnings.append(
             f"energies are in {hierarchy.energy_unit} (multiples of one MAC), written unchanged: "

@@ -202,7 +202,7 @@ def build_hierarchy(source: Source, flat: FlatArch, ert: Ert | None) -> Hierarch
         "levels": levels,
         "compute": compute_spec(source, last, ert, clock_ghz or 1.0),
     }
-    for key in ("description", "energy_unit", "energy_table"):
+    for key in ("description", "energy_unit", "energy_table", "default_dataflow"):
         if EXTRA + key in system:
             data[key] = system[EXTRA + key]
     if ert is None and "energy_table" not in data:
