@@ -303,10 +303,10 @@ def test_file_and_node_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
-    with pytest.raises(es.EnergySimError, match=r"nothing\.onnx: cannot read"):
+    with pytest.raises(es.EnergySimError, match=r"nothing\.onnx: no such file"):
         es.load_workload(tmp_path / "nothing.onnx")
     (tmp_path / "dir.onnx").mkdir()
-    with pytest.raises(es.EnergySimError, match=r"dir\.onnx: not a regular file"):
+    with pytest.raises(es.EnergySimError, match=r"dir\.onnx: is a folder, expected an \.onnx model file"):
         es.load_workload(tmp_path / "dir.onnx")
 
 

@@ -21,14 +21,13 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.scanner import Scanner
 
-from energysim.errors import EnergySimError
 from energysim.model.files import (
     BoundedComposer,
     CoreConstructor,
     CoreResolver,
-    YamlBoundError,
     display_path,
-    read_bounded,
+    parse_explained,
+    read_text,
 )
 
 #: The key a tagged v0.4 node's mapping gets, holding its tag's name.
@@ -82,18 +81,4 @@ def parse_timeloop_yaml(text: str) -> Any:
 def read_timeloop_yaml(path: str | Path) -> Any:
     """Parse the Timeloop file ``path``; any problem is one error naming the file (and line)."""
     path = Path(path)
-    where = display_path(path)
-    data = read_bounded(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnergySimError(f"{where}: not a UTF-8 text file") from exc
-    try:
-        return parse_timeloop_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        kind = "YAML beyond a limit" if isinstance(exc, YamlBoundError) else "YAML syntax error"
-        raise EnergySimError(f"{place}: {kind}: {exc.problem}") from exc
-    except yaml.YAMLError as exc:
-        raise EnergySimError(f"{where}: YAML syntax error: {' '.join(str(exc).split())}") from exc
+    return parse_explained(read_text(path), display_path(path), parse_timeloop_yaml)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,27 +142,33 @@ def _not_a_readable_file(path: Path) -> str | None:
     return _mode_problem(mode)
 
 
-def _os_problem(exc: OSError) -> str:
+def _os_problem(exc: OSError, expected: str = "a .yaml file") -> str:
     reasons = {
         errno.ENOENT: "no such file",
         errno.ENAMETOOLONG: "file name too long",
         errno.ENOTDIR: "not a file: a folder in its path is a file",
         errno.EACCES: "cannot read: permission denied",
-        errno.EISDIR: "is a folder, expected a .yaml file",
+        errno.EISDIR: f"is a folder, expected {expected}",
     }
     return reasons.get(exc.errno or 0, f"cannot read: {exc.strerror or exc}")
 
 
-def _mode_problem(mode: int) -> str | None:
+def _mode_problem(mode: int, expected: str = "a .yaml file") -> str | None:
     if stat.S_ISDIR(mode):
-        return "is a folder, expected a .yaml file"
+        return f"is a folder, expected {expected}"
     if not stat.S_ISREG(mode):
-        return "not a regular file (a pipe, device or socket); expected a .yaml file"
+        return f"not a regular file (a pipe, device or socket); expected {expected}"
     return None
 
 
-def read_bounded(path: Path) -> bytes:
-    """At most :data:`MAX_FILE_BYTES` of the regular file ``path``; never blocks on a FIFO."""
+def read_bounded(
+    path: Path,
+    max_bytes: int = MAX_FILE_BYTES,
+    bound: str = "MAX_FILE_BYTES",
+    expected: str = "a .yaml file",
+) -> bytes:
+    """At most ``max_bytes`` (the limit named ``bound``) of the regular file ``path``; never blocks
+    on a FIFO. Every problem is one error naming the file (``expected`` says what it should be)."""
     where = display_path(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
@@ -169,30 +176,52 @@ def read_bounded(path: Path) -> bytes:
     except ValueError as exc:
         raise EnergySimError(f"{where}: not a valid file name (it contains a NUL byte)") from exc
     except OSError as exc:
-        raise EnergySimError(f"{where}: {_os_problem(exc)}") from exc
+        raise EnergySimError(f"{where}: {_os_problem(exc, expected)}") from exc
     try:
         info = os.fstat(descriptor)
-        problem = _mode_problem(info.st_mode)
+        problem = _mode_problem(info.st_mode, expected)
         if problem:
             raise EnergySimError(f"{where}: {problem}")
-        if info.st_size > MAX_FILE_BYTES:
-            raise EnergySimError(_too_large(where, info.st_size))
+        if info.st_size > max_bytes:
+            raise EnergySimError(_too_large(where, info.st_size, max_bytes, bound))
         with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since fstat
+            data = handle.read(max_bytes + 1)  # the file may have grown since fstat
     except OSError as exc:
-        raise EnergySimError(f"{where}: {_os_problem(exc)}") from exc
+        raise EnergySimError(f"{where}: {_os_problem(exc, expected)}") from exc
     finally:
         os.close(descriptor)
-    if len(data) > MAX_FILE_BYTES:
-        raise EnergySimError(_too_large(where, len(data)))
+    if len(data) > max_bytes:
+        raise EnergySimError(_too_large(where, len(data), max_bytes, bound))
     return data
 
 
-def _too_large(where: str, size: int) -> str:
+def _too_large(where: str, size: int, max_bytes: int, bound: str) -> str:
     return (
-        f"{where}: file too large: {size:,} bytes, more than the {MAX_FILE_BYTES:,} bytes "
-        "(MAX_FILE_BYTES) energysim reads"
+        f"{where}: file too large: {size:,} bytes, more than the {max_bytes:,} bytes"
+        f" ({bound}) energysim reads"
     )
+
+
+def read_text(path: Path, expected: str = "a .yaml file") -> str:
+    """The UTF-8 text of the bounded file ``path`` (see :func:`read_bounded`)."""
+    try:
+        return read_bounded(path, expected=expected).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnergySimError(f"{display_path(path)}: not a UTF-8 text file") from exc
+
+
+def parse_explained(text: str, where: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(text)`` with any YAML problem as one error naming ``where`` (and line and column)."""
+    try:
+        return parse(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        kind = "YAML beyond a limit" if isinstance(exc, YamlBoundError) else "YAML syntax error"
+        raise EnergySimError(f"{place}: {kind}: {exc.problem}") from exc
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise EnergySimError(f"{where}: YAML syntax error: {detail}") from exc
 
 
 # --- the YAML loader ------------------------------------------------------------------------------
@@ -465,19 +494,4 @@ def parse_yaml(text: str) -> Any:
 
 def read_yaml(path: Path) -> Any:
     """Parse ``path``; any problem is one error naming the file (and line and column)."""
-    where = display_path(path)
-    data = read_bounded(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnergySimError(f"{where}: not a UTF-8 text file") from exc
-    try:
-        return parse_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        kind = "YAML beyond a limit" if isinstance(exc, YamlBoundError) else "YAML syntax error"
-        raise EnergySimError(f"{place}: {kind}: {exc.problem}") from exc
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise EnergySimError(f"{where}: YAML syntax error: {detail}") from exc
+    return parse_explained(read_text(path), display_path(path), parse_yaml)

@@ -11,15 +11,13 @@ infer is one :class:`EnergySimError` naming the file, never a traceback.
 from __future__ import annotations
 
 import math
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from energysim.errors import EnergySimError
-from energysim.model.files import display_path
+from energysim.model.files import display_path, read_bounded
 from energysim.model.limits import MAX_DIMENSION, MAX_ONNX_FILE_BYTES, MAX_ONNX_NODES
 
 #: How to get the optional ``onnx`` package, for the one error that says it is missing.
@@ -47,40 +45,6 @@ def import_onnx() -> ModuleType:
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split("\n", 1)[0].split()) or type(exc).__name__
     return text if len(text) <= 200 else f"{text[:200]}..."
-
-
-def read_bounded(path: Path) -> bytes:
-    """The bytes of the regular file ``path``, at most MAX_ONNX_FILE_BYTES; never blocks on a FIFO."""
-    where = display_path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        descriptor = os.open(path, flags)
-    except ValueError as exc:
-        raise EnergySimError(f"{where}: not a valid file name (it contains a NUL byte)") from exc
-    except OSError as exc:
-        raise EnergySimError(f"{where}: cannot read: {exc.strerror or type(exc).__name__}") from exc
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise EnergySimError(f"{where}: not a regular file; expected an .onnx model file")
-        if info.st_size > MAX_ONNX_FILE_BYTES:
-            raise EnergySimError(_too_large(where, info.st_size))
-        with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(MAX_ONNX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise EnergySimError(f"{where}: cannot read: {exc.strerror or type(exc).__name__}") from exc
-    finally:
-        os.close(descriptor)
-    if len(data) > MAX_ONNX_FILE_BYTES:
-        raise EnergySimError(_too_large(where, len(data)))
-    return data
-
-
-def _too_large(where: str, size: int) -> str:
-    return (
-        f"{where}: file too large: {size:,} bytes, more than the {MAX_ONNX_FILE_BYTES:,} bytes "
-        "(MAX_ONNX_FILE_BYTES) energysim reads"
-    )
 
 
 def text_of(value: object) -> str:
@@ -217,7 +181,7 @@ def read_graph(path: Path, batch: int | None) -> OnnxGraph:
     """Read, bound and shape-infer the ONNX model at ``path``."""
     onnx = import_onnx()
     where = display_path(path)
-    data = read_bounded(path)
+    data = read_bounded(path, MAX_ONNX_FILE_BYTES, "MAX_ONNX_FILE_BYTES", "an .onnx model file")
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf's DecodeError, or onnx's own: any of them means "not ONNX"

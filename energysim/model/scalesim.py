@@ -38,7 +38,7 @@ from typing import Any
 
 from energysim.errors import EnergySimError
 from energysim.model.base import shown_value, validate_file_data
-from energysim.model.files import display_path, read_bounded
+from energysim.model.files import display_path, read_text
 from energysim.model.limits import MAX_DIMENSION, MAX_LAYERS, MAX_NAME_CHARS
 from energysim.model.workload import Network
 
@@ -174,11 +174,7 @@ def load_topology(path: str | Path) -> Network:
     """Read a SCALE-Sim topology CSV (conv or GEMM form) as a :class:`Network`."""
     path = Path(path)
     where = display_path(path)
-    data = read_bounded(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnergySimError(f"{where}: not a UTF-8 text file") from exc
+    text = read_text(path, expected="a SCALE-Sim topology .csv file")
     stem = path.stem[:MAX_NAME_CHARS]
     name = stem if stem and stem.isprintable() else "scalesim-topology"
     return parse_topology(text, where, name)
