@@ -217,7 +217,7 @@ def _sibling_prefix(path: Path) -> str:
     return f".{path.name[:64]}.{digest}.energysim-"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -234,7 +234,7 @@ def _stale_siblings(path: Path, kind: str) -> list[Path]:
     with contextlib.suppress(OSError):
         for name in os.listdir(path.parent):
             pid, _, _token = name.removeprefix(prefix).partition(".")
-            if name.startswith(prefix) and pid.isdigit() and not _process_alive(int(pid)):
+            if name.startswith(prefix) and pid.isdigit() and not process_alive(int(pid)):
                 stale.append(path.parent / name)
     return sorted(stale)
 
@@ -268,7 +268,7 @@ class _Terminated(BaseException):
     """SIGTERM or SIGHUP arrived while writing (a BaseException, so no ``except Exception`` eats it)."""
 
 
-class _SignalGuard:
+class SignalGuard:
     """Turn SIGINT/SIGTERM/SIGHUP into exceptions while writing; defer them while committing.
 
     Only signals whose handler is the default one are taken over, and only in
@@ -313,7 +313,7 @@ class _SignalGuard:
             return
         self._previous_unraisable(info)
 
-    def __enter__(self) -> _SignalGuard:
+    def __enter__(self) -> SignalGuard:
         self.deferring = True  # a signal while installing is remembered, not raised here
         self._previous_unraisable = sys.unraisablehook
         sys.unraisablehook = self._unraisable
@@ -419,7 +419,7 @@ def write_folder(out: str | Path, writers: list[Writer], force: bool = False) ->
     staging: Path | None = None
     created: list[Path] = []
     done = False
-    with _SignalGuard() as guard:
+    with SignalGuard() as guard:
         try:
             with guard.deferred():
                 created = _make_parents(path)

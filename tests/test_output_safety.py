@@ -576,7 +576,7 @@ def test_an_interrupt_swallowed_by_a_finaliser_prints_no_traceback() -> None:
     previous = sys.unraisablehook
     sys.unraisablehook = seen.append
     try:
-        with output_folder._SignalGuard() as guard:
+        with output_folder.SignalGuard() as guard:
             guard.raised = True  # our handler raised, and Python swallowed it in a finaliser
             sys.unraisablehook(SimpleNamespace(exc_value=output_folder._Terminated(15)))
             other = SimpleNamespace(exc_value=ValueError("someone else's"))

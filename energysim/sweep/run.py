@@ -35,7 +35,7 @@ import pandas as pd
 
 from energysim._version import __version__
 from energysim.errors import EnergySimError
-from energysim.output_folder import _SignalGuard
+from energysim.output_folder import SignalGuard
 from energysim.sweep.frames import SweepResult, assemble
 from energysim.sweep.grid import MODES, Grid, Point, Resolver, Task, sweep_axes, with_searched_mappings
 from energysim.sweep.point import ERROR, Outcome, run_point
@@ -127,7 +127,7 @@ def _run(
     if progress is not None:
         progress(done, len(plan.points))
     tables: dict[str, pd.DataFrame] = {}
-    with _SignalGuard() as guard, closing(_execute(unique, workers, scheduler)) as outcomes:
+    with SignalGuard() as guard, closing(_execute(unique, workers, scheduler)) as outcomes:
         for outcome in outcomes:
             _check_version(outcome)
             tables[outcome.key] = outcome.table

@@ -38,6 +38,7 @@ import pandas as pd
 
 from energysim.errors import EnergySimError
 from energysim.model.files import display_path
+from energysim.output_folder import process_alive
 
 #: The file that marks a folder as a sweep of energysim's; written when the folder is made.
 SWEEP_MARKER = ".energysim-sweep"
@@ -134,16 +135,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
             partial.unlink()
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 class PointStore:
     """The Parquet files of a sweep folder's ``store/``, by point key."""
 
@@ -154,7 +145,7 @@ class PointStore:
     def _remove_stale_partials(self) -> None:
         for name in os.listdir(self.folder):
             match = _PARTIAL.fullmatch(name)
-            if match and not _process_alive(int(match.group(2))):
+            if match and not process_alive(int(match.group(2))):
                 with contextlib.suppress(OSError):
                     (self.folder / name).unlink()
 
