@@ -386,7 +386,7 @@ def test_min_utilisation_that_nothing_meets_is_named() -> None:
 def test_cli_search_writes_mappings_that_load_back(tmp_path: Any, capsys: Any) -> None:
     import argparse
 
-    from energysim.cli.commands import add_mapper_commands
+    from energysim.cli.exploration_commands import add_mapper_commands
 
     parser = argparse.ArgumentParser()
     add_mapper_commands(parser.add_subparsers())

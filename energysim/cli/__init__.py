@@ -16,9 +16,6 @@ from pathlib import Path
 
 from energysim._version import __version__
 from energysim.cli.commands import (
-    add_mapper_commands,
-    add_sweep_parser,
-    add_timeloop_commands,
     compare,
     counting_option,
     import_model,
@@ -27,6 +24,8 @@ from energysim.cli.commands import (
     run,
     validate,
 )
+from energysim.cli.exploration_commands import add_mapper_commands, add_sweep_parser
+from energysim.cli.timeloop_commands import add_timeloop_commands
 from energysim.errors import EnergySimError
 from energysim.mapping.dataflows import DATAFLOWS
 from energysim.model.files import display_path

@@ -21,7 +21,6 @@ from energysim.analysis.timeloop_rules import COUNTING_MODES
 from energysim.analyze import analyze
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping
-from energysim.mapping.constraints import constraints_yaml, dataflow_constraints
 from energysim.mapping.dataflows import DATAFLOWS, get_dataflow
 from energysim.mapping.files import load_mapping
 from energysim.model.energy_tables import ENERGY_TABLES
@@ -37,7 +36,6 @@ from energysim.model.hierarchy import Hierarchy
 from energysim.model.loading import load_hierarchy, load_workload
 from energysim.model.onnx_import import onnx_workload_yaml
 from energysim.model.workload import Network
-from energysim.objectives import OBJECTIVES
 from energysim.output_folder import check_output_folder, strict_json, write_folder
 from energysim.report.figures import (
     access_cost_figure,
@@ -50,7 +48,6 @@ from energysim.report.figures import (
 from energysim.report.output import csv_writer, figure_writer, json_writer, write_outputs
 from energysim.report.tables import energy_unit, explain, level_table
 from energysim.result import Result, require_one_unit
-from energysim.search import search
 from energysim.simulate import simulate
 
 _MAX_DECIMALS = 6
@@ -142,7 +139,7 @@ def _simulate(
         )
 
 
-def _output_folder(args: argparse.Namespace) -> Path | None:
+def output_folder_of(args: argparse.Namespace) -> Path | None:
     """The checked --out folder (before any work, so that a wrong --out fails at once), or None."""
     if args.out is None:
         if args.force:
@@ -161,7 +158,7 @@ def _first_mac_layer(result: Result) -> str | None:
 
 def run(args: argparse.Namespace) -> None:
     """Simulate; print a compact table and a summary; with --out write CSVs, figures, summary.json."""
-    out = _output_folder(args)
+    out = output_folder_of(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload, **_onnx_options(args))
     result = _simulate(args, network, hierarchy, args.dataflow, trace=out is not None)
@@ -232,7 +229,7 @@ def _umask() -> int:
 
 def compare(args: argparse.Namespace) -> None:
     """Simulate under several dataflows; print energy and time side by side."""
-    out = _output_folder(args)
+    out = output_folder_of(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload)
     names = [name.strip().lower() for name in args.dataflows.split(",") if name.strip()]
@@ -276,7 +273,7 @@ def compare(args: argparse.Namespace) -> None:
 
 def roofline(args: argparse.Namespace) -> None:
     """The DRAM roofline of every layer; with --out also a CSV and the log-log figure."""
-    out = _output_folder(args)
+    out = output_folder_of(args)
     hierarchy = load_hierarchy(args.hierarchy)
     network = load_workload(args.workload)
     layers = args.layer or network.layer_names
@@ -456,223 +453,3 @@ def validate(args: argparse.Namespace) -> None:
         raise EnergySimError(
             f"{path}: not a hierarchy (levels and compute), a workload (layers) or a mapping (levels)"
         )
-
-
-# --- Timeloop specs, both ways (energysim.interop.timeloop_spec) ----------------------------------
-
-
-def _print_warnings(warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
-        print(f"energysim: warning: {warning}", file=sys.stderr)
-
-
-def import_timeloop(args: argparse.Namespace) -> None:
-    """Read Timeloop's arch, problem (mapping, ERT) files; write energysim's hierarchy, workload, mapping."""
-    from energysim.interop.timeloop_spec import from_timeloop, import_writers
-
-    check_output_folder(args.out, args.force)
-    spec = from_timeloop(args.arch, args.problem, args.mapping, args.ert)
-    path = write_folder(args.out, import_writers(spec), args.force)
-    _print_warnings(spec.warnings)
-    files = "hierarchy.yaml, workload.yaml" + (", mapping.yaml" if spec.mapping is not None else "")
-    print(f"wrote {path}: {files}, warnings.txt ({len(spec.warnings)} warnings)")
-
-
-def _export_layer(network: Network, name: str | None, mapped: str | None) -> Any:
-    wanted = name or mapped
-    if wanted is not None:
-        try:
-            return network[wanted]
-        except KeyError as exc:
-            raise EnergySimError(f"--layer: {exc.args[0]}") from None
-    with_macs = [layer for layer in network.layers if layer.macs]
-    if len(with_macs) != 1:
-        names = ", ".join(layer.name for layer in with_macs[:20])
-        raise EnergySimError(
-            f"--layer: {network.name} has {len(with_macs)} layers with MACs; name one ({names})"
-        )
-    return with_macs[0]
-
-
-def export_timeloop(args: argparse.Namespace) -> None:
-    """Write Timeloop's arch, problem, mapping and ERT files for one layer on a hierarchy."""
-    from energysim.interop.timeloop_spec import export_writers, to_timeloop
-    from energysim.mapping.dataflows import build_mapping
-
-    check_output_folder(args.out, args.force)
-    hierarchy = load_hierarchy(args.hierarchy)
-    network = load_workload(args.workload)
-    mapped, mapping = load_mapping(args.mapping, hierarchy) if args.mapping else (None, None)
-    layer = _export_layer(network, args.layer, mapped)
-    if mapping is None:
-        mapping = build_mapping(layer, hierarchy, args.dataflow)
-    files, warnings = to_timeloop(hierarchy, layer, mapping)
-    path = write_folder(args.out, export_writers(files, warnings), args.force)
-    _print_warnings(warnings)
-    print(f"wrote {path}: {', '.join(files)}, warnings.txt ({len(warnings)} warnings) for layer {layer.name}")
-
-
-def add_timeloop_commands(commands: Any) -> None:
-    """The ``import-timeloop`` and ``export-timeloop`` subcommands (``commands``: argparse's subparsers)."""
-    importing = commands.add_parser(
-        "import-timeloop", help="read Timeloop arch/problem/mapping/ERT files as energysim YAML files"
-    )
-    importing.add_argument("arch", metavar="ARCH", help="Timeloop architecture YAML (v0.3 or v0.4)")
-    importing.add_argument("problem", metavar="PROBLEM", help="Timeloop problem YAML (the CNN layer)")
-    importing.add_argument("mapping", metavar="MAPPING", nargs="?", help="Timeloop mapping YAML")
-    importing.add_argument("--ert", metavar="ERT", help="Accelergy's energy reference table (ERT) YAML")
-    _out_options(importing)
-    importing.set_defaults(run=import_timeloop)
-    exporting = commands.add_parser(
-        "export-timeloop", help="write Timeloop arch, problem, mapping and ERT files for one layer"
-    )
-    exporting.add_argument("workload", metavar="WORKLOAD", help="shipped workload name, YAML or CSV path")
-    exporting.add_argument(
-        "--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path"
-    )
-    exporting.add_argument("--layer", metavar="NAME", help="the layer (needed when several have MACs)")
-    exporting.add_argument("--dataflow", default="rs", choices=list(DATAFLOWS), help="dataflow (default: rs)")
-    exporting.add_argument("--mapping", type=Path, metavar="FILE", help="an energysim mapping YAML instead")
-    _out_options(exporting)
-    exporting.set_defaults(run=export_timeloop)
-
-
-def _out_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="DIR", help="write the files into this new folder")
-    parser.add_argument("--force", action="store_true", help="let --out replace a previous energysim output")
-
-
-# --- the mapper: ``energysim search`` and ``energysim dataflow show`` ------------------------------
-
-
-#: The file ``energysim search --out DIR`` writes into DIR.
-MAPPINGS_FILE = "mappings.yaml"
-
-
-def add_mapper_commands(commands: Any) -> None:
-    """Register ``search`` and ``dataflow show`` on the ``energysim`` subcommand parser."""
-    searching = commands.add_parser(
-        "search", help="search the best mapping of every layer (energy, cycles, edp) under constraints"
-    )
-    searching.add_argument("workload", metavar="WORKLOAD", help="shipped workload name or YAML path")
-    searching.add_argument(
-        "--hierarchy", required=True, metavar="H", help="shipped hierarchy name or YAML path"
-    )
-    searching.add_argument("--layer", action="append", metavar="NAME", help="only this layer (repeatable)")
-    searching.add_argument("--objective", default="energy", choices=list(OBJECTIVES), help="default: energy")
-    searching.add_argument(
-        "--constraints", metavar="C", help="a dataflow name (ws, os, is, rs, nlr) or a constraint YAML"
-    )
-    searching.add_argument(
-        "--search-budget", type=int, default=150, metavar="N", help="mappings scored per layer shape"
-    )
-    searching.add_argument("--seed", type=int, default=0, help="the heuristic's random seed (default 0)")
-    searching.add_argument(
-        "--out", metavar="DIR", help="write mappings.yaml (read back by --mapping) into this new folder"
-    )
-    searching.add_argument("--force", action="store_true", help="let --out replace a previous output folder")
-    searching.add_argument("--quiet", action="store_true", help="no progress bar, no table")
-    searching.set_defaults(run=search_command)
-    dataflow = commands.add_parser("dataflow", help="show a named dataflow as the constraint set it is")
-    dataflow.add_argument("action", choices=["show"], help="show: print the constraint YAML")
-    dataflow.add_argument("name", choices=list(DATAFLOWS), help="the dataflow")
-    dataflow.add_argument("--hierarchy", required=True, metavar="H", help="the hierarchy it constrains")
-    dataflow.set_defaults(run=dataflow_command)
-
-
-def search_command(args: argparse.Namespace) -> None:
-    """Search; print one row per layer; with --out write ``mappings.yaml`` (whole or not at all)."""
-    out = _output_folder(args)
-    if args.search_budget < 1:
-        raise EnergySimError(
-            f"--search-budget: expected at least 1 mapping per layer shape, got {args.search_budget}"
-        )
-    hierarchy = load_hierarchy(args.hierarchy)
-    network = load_workload(args.workload)
-    total = sum(1 for layer in network.layers if layer.loop_bounds is not None)
-    quiet = args.quiet or not sys.stderr.isatty()
-    with tqdm(total=total, unit="layer", desc="search", disable=quiet, file=sys.stderr) as bar:
-
-        def advance(done: int, _total: int, name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
-        found = search(
-            network,
-            hierarchy,
-            args.objective,
-            args.constraints,
-            evaluations=args.search_budget,
-            seed=args.seed,
-            layers=args.layer or None,
-            progress=advance,
-        )
-    if out is not None:
-        text = found.to_yaml()
-        write_folder(
-            out, [lambda folder: (folder / "mappings.yaml").write_text(text, encoding="utf-8")], args.force
-        )
-    if not args.quiet:
-        rows = [
-            {
-                "layer": name,
-                f"energy ({hierarchy.energy_unit})": layer.metrics.energy,
-                "cycles": layer.metrics.best_cycles,
-                "PEs": layer.metrics.pes_used,
-                "scored": layer.explored.evaluated,
-                "search": "exhaustive" if layer.explored.exhaustive else layer.explored.stopped_by,
-            }
-            for name, layer in found.layers.items()
-        ]
-        print(format_table(pd.DataFrame(rows)))
-
-
-def dataflow_command(args: argparse.Namespace) -> None:
-    """Print a dataflow's constraint set on a hierarchy, as YAML a user can edit and extend."""
-    print(constraints_yaml(dataflow_constraints(args.name, load_hierarchy(args.hierarchy))), end="")
-
-
-def sweep(args: argparse.Namespace) -> None:
-    """``energysim sweep FILE --out DIR``: run a sweep file, resumably, and write its report."""
-    from energysim.sweep.files import load_sweep_file
-    from energysim.sweep.output import write_sweep_report
-    from energysim.sweep.run import sweep as run_sweep
-
-    spec, points = load_sweep_file(args.file)
-    quiet = args.quiet or not sys.stderr.isatty()
-    with tqdm(unit="point", desc=spec.name, disable=quiet, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        result = run_sweep(points, spec.mode, args.out, args.workers, args.scheduler, progress)
-    assert result.folder is not None
-    report = write_sweep_report(result, result.folder, spec.mode, list(result.axes), spec.colour_by)
-    if not args.quiet:
-        failed = int((result.points["error"] != "").sum())
-        reused = len(result.points) - result.computed - failed
-        print(
-            f"{len(result.points)} points ({result.computed} run now, {max(reused, 0)} from the store, "
-            f"{failed} with an error): {report}"
-        )
-
-
-def add_sweep_parser(commands: Any) -> None:
-    """The ``sweep`` subcommand's arguments."""
-    parser = commands.add_parser("sweep", help="run a sweep file (a grid of points), resumably, on Dask")
-    parser.add_argument("file", metavar="FILE", help="the sweep YAML file")
-    parser.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="the sweep folder: a new one, or a previous sweep's to resume it (never a folder of yours)",
-    )
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="local worker processes (default: the cores; 1: in-process)"
-    )
-    parser.add_argument(
-        "--scheduler", metavar="ADDR", help="an existing Dask scheduler, tcp://host:8786, used as it is"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
-    parser.set_defaults(run=sweep)
