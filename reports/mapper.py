@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import pandas as pd
 from _common import REPORTS, markdown_table
@@ -79,21 +80,28 @@ def _runs(network: es.Network, hierarchy: str) -> tuple[pd.DataFrame, dict[str, 
             raise es.EnergySimError(
                 f"mapper: {hierarchy} mixes {result.energy_unit} and {results['rs'].energy_unit}"
             )
-        table = result.layers.set_index("layer")
-        for name in mac_layers:
-            estimate = estimates.get(mapping, {}).get(name, math.nan)
+        table = result.layers.set_index("layer").loc[mac_layers]
+        columns = zip(
+            mac_layers,
+            table["energy"].to_numpy(dtype=float),
+            table["cycles"].to_numpy(dtype=float),
+            table["pes_used"].to_numpy(dtype=int),
+            table["utilisation"].to_numpy(dtype=float),
+            strict=True,
+        )
+        for name, energy, cycles, pes_used, utilisation in columns:
             rows.append(
                 {
                     "network": network.name,
                     "hierarchy": hierarchy,
                     "layer": name,
                     "mapping": mapping,
-                    "energy": float(table.at[name, "energy"]),
+                    "energy": float(energy),
                     "energy_unit": result.energy_unit,
-                    "engine_cycles": float(table.at[name, "cycles"]),
-                    "estimated_cycles": estimate,
-                    "pes_used": int(table.at[name, "pes_used"]),
-                    "utilisation": float(table.at[name, "utilisation"]),
+                    "engine_cycles": float(cycles),
+                    "estimated_cycles": estimates.get(mapping, {}).get(name, math.nan),
+                    "pes_used": int(pes_used),
+                    "utilisation": float(utilisation),
                 }
             )
     return pd.DataFrame(rows), seconds
@@ -283,7 +291,7 @@ def main() -> None:
             csv_writer("summary.csv", totals),
             text_writer("table.md", markdown_table(totals)),
             *[
-                figure_writer(f"energy_vs_cycles_{h.replace('-', '_')}", lambda h=h: figure(table, h))
+                figure_writer(f"energy_vs_cycles_{h.replace('-', '_')}", partial(figure, table, h))
                 for h in HIERARCHIES
             ],
         ],
