@@ -1,4 +1,4 @@
-"""Study (e): what the mapper finds against the five named dataflows, AlexNet and ResNet-50.
+"""Study (f): what the mapper finds against the five named dataflows, AlexNet and ResNet-50.
 
 Run: python reports/mapper.py   (writes reports/mapper/; about 1.5 minutes of CPU)
 
