@@ -75,7 +75,8 @@ class LoopBounds:
     gives its zero ``padding`` and ``input_size`` (rows, columns): the input
     rows that exist in memory are ``[padding, padding + rows)`` of the nest's
     ``p * stride + r * dilation`` (columns alike); without ``input_size``
-    every row of the nest exists.
+    the rows that ``sizes`` reach exist. Rows, or any index, that a mapping's
+    imperfect factors add beyond ``sizes`` are padding (no memory holds them).
     """
 
     sizes: dict[str, int]
