@@ -17,6 +17,7 @@ import energysim as es
 from energysim.errors import EnergySimError
 from energysim.mapping.check import splits_over
 from energysim.model.mapping import LevelMapping, Loop, Mapping
+from energysim.search import search_layer
 
 TPU = es.load_hierarchy("tpu-like")
 EDGE = 256
@@ -155,3 +156,13 @@ def test_every_network_maps_on_tpu_like_under_every_dataflow_within_the_array(ne
         for dataflow in DATAFLOWS:
             mapping = es.build_mapping(layer, TPU, dataflow)
             assert brute_force_split(_array_factors(mapping), EDGE, EDGE), (layer.name, dataflow, mapping)
+
+
+@pytest.mark.parametrize("layer", [CONV1, CONV4], ids=["resnet50-conv1", "alexnet-conv4"])
+def test_the_mappers_systolic_edge_rule_is_within_the_check(layer: es.model.Layer) -> None:
+    """The mapper keeps one dimension group per array edge, each within its size: its mappings split."""
+    found = search_layer(layer, TPU, "energy", budget_s=None, evaluations=30)
+    assert math.prod(_array_factors(found.mapping)) > EDGE  # both edges in use: the split is a real test
+    for mapping in (found.mapping, *(candidate for candidate, _ in found.top)):
+        assert brute_force_split(_array_factors(mapping), EDGE, EDGE), mapping
+        es.check_mapping(mapping, layer, TPU)
