@@ -341,7 +341,12 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
     unanalysable: list[str] = []
     assert layer.loop_bounds is not None
     every = "".join(DIMENSIONS)
-    stages = [((rules.rows, rules.cols),), ((every, every), ("CRS", "CRS"))]
+    fallbacks = [(every, every), ("CRS", "CRS")]
+    if hierarchy.compute.systolic:
+        # The array's own layouts, one dimension group per edge (mapspace.DIM_GROUPS): the
+        # reduction down the rows, output channels or output pixels across the columns.
+        fallbacks += [("CRS", "GM"), ("CRS", "NPQ")]
+    stages = [((rules.rows, rules.cols),), tuple(fallbacks)]
     for stage in stages:
         if best is not None and best_utilisation >= 0.5:
             break
