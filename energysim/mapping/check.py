@@ -3,7 +3,9 @@
 A mapping must name the hierarchy's levels in order; its factors must multiply
 to at least each loop bound; each level may keep only tensors the hardware
 level can hold (the outermost keeps all); spatial loops may not use more
-instances than the level fans out to; and every kept tile must fit its level
+instances than the level fans out to, and on a systolic array they must also
+split into a rows group and a columns group that fit the array's edges
+(:func:`array_fit_problem`); and every kept tile must fit its level
 (twice over where the level is double-buffered). A level that holds partial
 sums sizes its output tile at the layer's ``psum_bits``, one that only ever
 holds finished outputs at the output precision
@@ -22,7 +24,7 @@ from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import DIMENSIONS, LayerBase, LoopBounds
 from energysim.model.limits import MAX_DIMENSION, MAX_LAYER_MACS
-from energysim.model.mapping import Mapping
+from energysim.model.mapping import Loop, Mapping
 
 
 def fanout(hierarchy: Hierarchy, level_index: int) -> int:
@@ -30,6 +32,60 @@ def fanout(hierarchy: Hierarchy, level_index: int) -> int:
     levels = hierarchy.levels
     below = levels[level_index + 1].instances if level_index + 1 < len(levels) else hierarchy.compute.pes
     return below // levels[level_index].instances
+
+
+def systolic_edges(hierarchy: Hierarchy, level_index: int) -> tuple[int, int] | None:
+    """The array's (rows, cols) if level ``level_index`` fans out onto a 2-D systolic array, else None.
+
+    That is the one level whose single instance fans out to every PE (as the
+    engine and the mapper read the array: :mod:`energysim.folds`,
+    :mod:`energysim.mapping.mapspace`). A fan-out shared by several levels, a
+    1-D array, or a non-systolic array keeps only the total-count rule.
+    """
+    compute = hierarchy.compute
+    rows, cols = compute.array.rows, compute.array.cols
+    if not compute.systolic or rows == 1 or cols == 1:
+        return None
+    if hierarchy.levels[level_index].instances != 1 or fanout(hierarchy, level_index) != compute.pes:
+        return None
+    return rows, cols
+
+
+def splits_over(factors: tuple[int, ...], rows: int, cols: int) -> bool:
+    """True if ``factors`` split into two groups with products at most ``rows`` and ``cols``.
+
+    Exact, and blind to the factors' values: every product of a group divides
+    the product of all the factors, so the reachable rows products are kept
+    as a set of divisors (at most 1,600 for a product up to 2^31), updated
+    once per factor.
+    """
+    total = math.prod(factors)
+    reachable = {1}
+    for factor in factors:
+        reachable |= {product * factor for product in reachable if product * factor <= rows}
+    return any(total // product <= cols for product in reachable)
+
+
+def array_fit_problem(level: Level, spatial: tuple[Loop, ...], edges: tuple[int, int]) -> str | None:
+    """Why spatial loops onto a systolic array do not fit it, or None.
+
+    A systolic array forwards data along its rows and columns, so each
+    spatial loop runs along one edge: the loops must split into a rows group
+    of product at most ``rows`` and a columns group of product at most
+    ``cols``; their total alone can fit when no such split exists (C3 M65 P6
+    R7 S7 is 57,330 PEs of 65,536, yet no split fits 256 x 256). A
+    non-systolic array (Eyeriss' 12 x 14 with a network that delivers to any
+    PE) keeps only the total count: nothing there, engine included, reads
+    which PE a loop lands on.
+    """
+    rows, cols = edges
+    if splits_over(tuple(loop.factor for loop in spatial), rows, cols):
+        return None
+    loops = " x ".join(f"{loop.dim}{loop.factor}" for loop in spatial)
+    return (
+        f"level {level.name}: spatial loops {loops} do not split over the {rows} x {cols} systolic "
+        f"array: no group of them multiplies to at most {rows} (rows) with the rest at most {cols} (columns)"
+    )
 
 
 def tile_extents(nest: Nest, level_index: int) -> dict[str, int]:
@@ -187,6 +243,11 @@ def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy)
                 f"level {level.name}: spatial loops {loops} need {spec.spatial_fanout} instances below, "
                 f"there are {available}"
             )
+        edges = systolic_edges(hierarchy, index)
+        if edges is not None and spec.spatial_fanout <= available:
+            problem = array_fit_problem(level, spec.spatial, edges)
+            if problem is not None:
+                problems.append(problem)
     return problems
 
 

@@ -20,7 +20,9 @@ Building a mapping is a small search within the dataflow's rules: a few
 spatial assignments (best array utilisation first) times a few tiling
 priorities, each tile grown greedily to fill its level; the candidate of
 least energy wins. The same layer on the same hierarchy always gives the same
-mapping.
+mapping. On a systolic array a dimension spread over the rows stays off the
+columns, so every candidate's spatial loops split over the two edges (the
+mapping check rejects those that do not: :func:`~energysim.mapping.check.array_fit_problem`).
 """
 
 from __future__ import annotations
@@ -171,6 +173,7 @@ def _spatial_plans(
 ) -> Iterator[dict[int, dict[str, int]]]:
     """Spatial factors per fanning level from the given dims, best utilisation first."""
     plans: list[tuple[dict[int, dict[str, int]], dict[str, int]]] = [({}, dict(sizes))]
+    systolic = hierarchy.compute.systolic
     for index in range(len(hierarchy.levels)):
         rows, cols = _fanout_shape(hierarchy, index)
         if rows * cols == 1:
@@ -183,7 +186,10 @@ def _spatial_plans(
             else:
                 for row_option in _axis_options(remaining, row_dims, rows)[:SPATIAL_CANDIDATES]:
                     left = {d: -(-v // row_option.get(d, 1)) for d, v in remaining.items()}
-                    for col_option in _axis_options(left, col_dims, cols)[:SPATIAL_CANDIDATES]:
+                    # A systolic array runs each spatial loop along one edge (check.array_fit_problem):
+                    # a dimension already on the rows stays off the columns, or the two would merge.
+                    dims = "".join(d for d in col_dims if not (systolic and d in row_option))
+                    for col_option in _axis_options(left, dims, cols)[:SPATIAL_CANDIDATES]:
                         axis_choices.append((row_option, col_option))
             for row_option, col_option in axis_choices[: SPATIAL_CANDIDATES * 2]:
                 combined = dict(row_option)
@@ -335,7 +341,12 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
     unanalysable: list[str] = []
     assert layer.loop_bounds is not None
     every = "".join(DIMENSIONS)
-    stages = [((rules.rows, rules.cols),), ((every, every), ("CRS", "CRS"))]
+    fallbacks = [(every, every), ("CRS", "CRS")]
+    if hierarchy.compute.systolic:
+        # The array's own layouts, one dimension group per edge (mapspace.DIM_GROUPS): the
+        # reduction down the rows, output channels or output pixels across the columns.
+        fallbacks += [("CRS", "GM"), ("CRS", "NPQ")]
+    stages = [((rules.rows, rules.cols),), tuple(fallbacks)]
     for stage in stages:
         if best is not None and best_utilisation >= 0.5:
             break
