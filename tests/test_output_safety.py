@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -377,6 +378,31 @@ def interrupted_write(target: Path, writers: list[object], delay_s: float, force
     return outcome
 
 
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt for the test, as in an interactive session: a process started
+    as a background job of a non-interactive shell inherits SIGINT ignored (seen in a fresh venv)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_ignored_sigint_stays_ignored_during_a_write(tmp_path: Path, lenet_writers: list[object]) -> None:
+    """The guard takes over only signals that would end the process: one the user ignores (a
+    background job's SIGINT) is left alone, and the write completes whole."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        outcome = interrupted_write(tmp_path / "out", lenet_writers, 0.0, force=False)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert outcome == "completed"
+    assert assert_whole_or_nothing(tmp_path / "out", None) == "new"
+
+
+@pytest.mark.usefixtures("sigint_raises")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # see below
 def test_sigint_at_random_moments_leaves_all_or_nothing(tmp_path: Path, lenet_writers: list[object]) -> None:
     write_folder(tmp_path / "warm-up" / "out", lenet_writers)  # type: ignore[arg-type]
