@@ -22,9 +22,9 @@ from energysim.analysis.plan import AccessCounts
 from energysim.errors import EnergySimError
 from energysim.mapping.check import check_mapping, elements_of_tile
 from energysim.mapping.dataflows import build_mapping, get_dataflow
-from energysim.mapping.files import is_mapping_set, load_mapping, load_mappings
+from energysim.mapping.files import read_mapping_file
 from energysim.model.base import TENSORS
-from energysim.model.files import read_yaml, resolve, shipped_dir
+from energysim.model.files import resolve, shipped_dir
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
 from energysim.model.loading import load_hierarchy, load_workload
@@ -55,16 +55,17 @@ def _mappings_by_layer(
     if mapping is None:
         return {}, "mapping"
     mac_layers = [layer.name for layer in selected if layer.loop_bounds is not None]
-    if isinstance(mapping, str | Path) and is_mapping_set(read_yaml(Path(mapping))):
-        return load_mappings(mapping, hierarchy), str(mapping)  # several layers' (energysim search --out)
     if isinstance(mapping, str | Path):
-        layer_name, loaded = load_mapping(mapping, hierarchy)
-        if layer_name is None and len(mac_layers) != 1:
+        found = read_mapping_file(mapping, hierarchy)  # one mapping, or several (energysim search --out)
+        loaded = found.pop(None, None)
+        if loaded is None:
+            return {name: mapped for name, mapped in found.items() if name is not None}, str(mapping)
+        if len(mac_layers) != 1:
             raise EnergySimError(
                 f"{mapping}: the mapping names no layer, and {len(mac_layers)} selected layers of "
                 f"{network.name} have MACs; add 'layer: NAME' to the file, or select one layer"
             )
-        return {layer_name or mac_layers[0]: loaded}, str(mapping)
+        return {mac_layers[0]: loaded}, str(mapping)
     if isinstance(mapping, Mapping):
         if len(mac_layers) != 1:
             raise EnergySimError(

@@ -51,23 +51,20 @@ def load_mapping(path: str | Path, hierarchy: Hierarchy) -> tuple[str | None, Ma
     return spec.layer, _mapping_of(spec, where, hierarchy)
 
 
-def is_mapping_set(data: object) -> bool:
-    """True for the data of a file of several layers' mappings (``energysim search --out`` writes one)."""
-    return isinstance(data, dict) and "mappings" in data
+def read_mapping_file(path: str | Path, hierarchy: Hierarchy) -> dict[str | None, Mapping]:
+    """The mappings of a file, by the layer each names, read once.
 
-
-def load_mappings(path: str | Path, hierarchy: Hierarchy) -> dict[str, Mapping]:
-    """The mappings of a file of one mapping, or of several (``version: 1`` and a list ``mappings``
-    of per-layer mappings, each naming its layer), by layer name."""
+    A file of one mapping gives one entry (keyed None if it names no layer);
+    a file of several (``version: 1`` and a list ``mappings`` of per-layer
+    mappings, each naming its layer, as ``energysim search --out`` writes)
+    gives one entry per layer.
+    """
     path = Path(path)
     where = display_path(path)
-    data = read_yaml(path)
-    if not is_mapping_set(data):
-        layer, mapping = load_mapping(path, hierarchy)
-        if layer is None:
-            raise EnergySimError(f"{where}: the mapping names no layer; add 'layer: NAME' to the file")
-        return {layer: mapping}
-    assert isinstance(data, dict)
+    data = read_yaml(path)  # read_yaml checks the path
+    if not (isinstance(data, dict) and "mappings" in data):
+        spec = validate_file_data(MappingFile, data, where, "mapping")
+        return {spec.layer: _mapping_of(spec, where, hierarchy)}
     entries = data["mappings"]
     if (
         set(data) - {"version", "hierarchy", "mappings"}
@@ -75,7 +72,7 @@ def load_mappings(path: str | Path, hierarchy: Hierarchy) -> dict[str, Mapping]:
         or not isinstance(entries, list)
     ):
         raise EnergySimError(f"{where}: expected 'version: 1' and a list 'mappings' of per-layer mappings")
-    result: dict[str, Mapping] = {}
+    result: dict[str | None, Mapping] = {}
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise EnergySimError(f"{where}: mappings[{index}]: expected a mapping of keys to values")
@@ -87,3 +84,15 @@ def load_mappings(path: str | Path, hierarchy: Hierarchy) -> dict[str, Mapping]:
             raise EnergySimError(f"{where}: mappings[{index}]: layer {spec.layer!r} is mapped twice")
         result[spec.layer] = _mapping_of(spec, f"{where}: mappings[{index}]", hierarchy)
     return result
+
+
+def load_mappings(path: str | Path, hierarchy: Hierarchy) -> dict[str, Mapping]:
+    """The mappings of a file of one mapping or of several (:func:`read_mapping_file`), by layer name;
+    every mapping must name its layer."""
+    mappings = read_mapping_file(path, hierarchy)
+    named = {layer: mapping for layer, mapping in mappings.items() if layer is not None}
+    if len(named) != len(mappings):
+        raise EnergySimError(
+            f"{display_path(Path(path))}: the mapping names no layer; add 'layer: NAME' to the file"
+        )
+    return named
