@@ -4,8 +4,8 @@ A mapping must name the hierarchy's levels in order; its factors must multiply
 to at least each loop bound; each level may keep only tensors the hardware
 level can hold (the outermost keeps all); spatial loops may not use more
 instances than the level fans out to, and on a systolic array they must also
-split into a rows group and a columns group that fit the array's edges
-(:func:`array_fit_problem`); and every kept tile must fit its level
+put one dimension group on the rows and another on the columns, each within
+its edge (:func:`array_fit_problem`); and every kept tile must fit its level
 (twice over where the level is double-buffered). A level that holds partial
 sums sizes its output tile at the layer's ``psum_bits``, one that only ever
 holds finished outputs at the output precision
@@ -51,41 +51,94 @@ def systolic_edges(hierarchy: Hierarchy, level_index: int) -> tuple[int, int] | 
     return rows, cols
 
 
-def splits_over(factors: tuple[int, ...], rows: int, cols: int) -> bool:
-    """True if ``factors`` split into two groups with products at most ``rows`` and ``cols``.
-
-    Exact, and blind to the factors' values: every product of a group divides
-    the product of all the factors, so the reachable rows products are kept
-    as a set of divisors (at most 1,600 for a product up to 2^31), updated
-    once per factor.
-    """
-    total = math.prod(factors)
-    reachable = {1}
-    for factor in factors:
-        reachable |= {product * factor for product in reachable if product * factor <= rows}
-    return any(total // product <= cols for product in reachable)
+#: Dimension groups of a systolic array's edges: the reduction (C, R, S), output channels (G, M)
+#: and output pixels (N, P, Q). Each edge carries one group, rows and columns different ones.
+DIM_GROUPS: tuple[str, ...] = ("CRS", "GM", "NPQ")
+GROUP_OF: dict[str, str] = {dim: group for group in DIM_GROUPS for dim in group}
 
 
 def array_fit_problem(level: Level, spatial: tuple[Loop, ...], edges: tuple[int, int]) -> str | None:
     """Why spatial loops onto a systolic array do not fit it, or None.
 
-    A systolic array forwards data along its rows and columns, so each
-    spatial loop runs along one edge: the loops must split into a rows group
-    of product at most ``rows`` and a columns group of product at most
-    ``cols``; their total alone can fit when no such split exists (C3 M65 P6
-    R7 S7 is 57,330 PEs of 65,536, yet no split fits 256 x 256). A
-    non-systolic array (Eyeriss' 12 x 14 with a network that delivers to any
-    PE) keeps only the total count: nothing there, engine included, reads
-    which PE a loop lands on.
+    A systolic array moves data only along its rows and columns, one hop a
+    cycle, so what an edge may carry follows from what flows along the other.
+    On a weight-stationary array partial sums flow down a column and sum
+    everything in it: the rows may differ only by reduction indices (C, R,
+    S), and a column, summed whole, cannot also hold several output channels
+    or pixels. Inputs flow along a row to every column: the columns may
+    differ only by what inputs do not index (M; G rides with M, as in the
+    mapper's space, though a grouped layer's inputs do differ per group: an
+    approximation left as the space has it). The other stationary
+    tensors give the other pairs (SCALE-Sim: os rows P, Q (N) x columns M;
+    is rows C, R, S x columns P, Q (N)), and a mapping may lay any of them
+    either way round. So the rule is general, not tied to the hierarchy's
+    ``default_dataflow``: that names the builder a user gets by default, not
+    a wiring the other dataflows (or the mapper, whose space is the same,
+    :mod:`energysim.mapping.mapspace`) could not use. The spatial loops with
+    a factor above 1 (a factor 1 unrolls nothing) must therefore come from at
+    most two of :data:`DIM_GROUPS`, one per edge, each group's product within
+    its edge (``rows`` for the rows, ``cols`` for the columns). Their total
+    alone can fit when this does not (C3 M65 P6 R7 S7 is 57,330 PEs of
+    65,536). A non-systolic array (Eyeriss' 12 x 14 with a network that
+    delivers to any PE) keeps only the total count: nothing there, engine
+    included, reads which PE a loop lands on.
     """
     rows, cols = edges
-    if splits_over(tuple(loop.factor for loop in spatial), rows, cols):
+    loops_of: dict[str, list[Loop]] = {}
+    for loop in spatial:
+        group = GROUP_OF.get(loop.dim)  # another dimension is reported by structure_problems
+        if group is not None and loop.factor > 1:
+            loops_of.setdefault(group, []).append(loop)
+    products = {group: math.prod(loop.factor for loop in loops) for group, loops in loops_of.items()}
+    if len(products) <= 2 and _fits(list(products.values()), rows, cols):
         return None
     loops = " x ".join(f"{loop.dim}{loop.factor}" for loop in spatial)
+    listing = ", ".join(
+        f"{group} {' x '.join(f'{loop.dim}{loop.factor}' for loop in group_loops)} = {products[group]}"
+        for group, group_loops in loops_of.items()
+    )
+    instead = _what_fits(products, rows, cols)
+    if len(products) > 2:
+        return (
+            f"level {level.name}: spatial loops {loops} put {len(products)} dimension groups on the "
+            f"{rows} x {cols} systolic array ({listing}): each edge carries one group (CRS the reduction, "
+            f"GM output channels, NPQ output pixels), rows and columns different ones; {instead}"
+        )
     return (
         f"level {level.name}: spatial loops {loops} do not split over the {rows} x {cols} systolic "
-        f"array: no group of them multiplies to at most {rows} (rows) with the rest at most {cols} (columns)"
+        f"array: each edge carries one dimension group ({listing}), and they fit neither way round "
+        f"({rows} rows, {cols} columns); {instead}"
     )
+
+
+def _fits(products: list[int], rows: int, cols: int) -> bool:
+    """True if the groups' products (at most two) go one per edge within the edges, either way round."""
+    first, second = [*products, 1, 1][:2]
+    return (first <= rows and second <= cols) or (second <= rows and first <= cols)
+
+
+def _what_fits(products: dict[str, int], rows: int, cols: int) -> str:
+    """The largest layout of at most two of the groups that fits, as advice for the message."""
+    best: tuple[int, str, str] | None = None
+    for on_rows in (*products, ""):
+        for on_cols in (*products, ""):
+            same = on_rows == on_cols != ""
+            if same or products.get(on_rows, 1) > rows or products.get(on_cols, 1) > cols:
+                continue
+            used = products.get(on_rows, 1) * products.get(on_cols, 1)
+            if best is None or used > best[0]:
+                best = (used, on_rows, on_cols)
+    assert best is not None  # nothing on either edge always fits
+    used, on_rows, on_cols = best
+    if used == 1:
+        return f"no group fits an edge: make each at most {max(rows, cols)}, the rest temporal"
+    kept = [
+        f"{group} ({products[group]}) on the {edge}"
+        for group, edge in ((on_rows, "rows"), (on_cols, "columns"))
+        if group
+    ]
+    rest = [group for group in products if group not in (on_rows, on_cols)]
+    return f"{' and '.join(kept)} would fit, with the loops of {', '.join(rest)} temporal"
 
 
 def tile_extents(nest: Nest, level_index: int) -> dict[str, int]:

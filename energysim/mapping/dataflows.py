@@ -20,9 +20,13 @@ Building a mapping is a small search within the dataflow's rules: a few
 spatial assignments (best array utilisation first) times a few tiling
 priorities, each tile grown greedily to fill its level; the candidate of
 least energy wins. The same layer on the same hierarchy always gives the same
-mapping. On a systolic array a dimension spread over the rows stays off the
-columns, so every candidate's spatial loops split over the two edges (the
-mapping check rejects those that do not: :func:`~energysim.mapping.check.array_fit_problem`).
+mapping. On a systolic array each edge takes the dimensions of one group
+(reduction C R S, output channels G M, output pixels N P Q), the columns
+another group than the rows: where a dataflow names two groups for one edge
+(os's rows, rs's and nlr's columns) each is tried apart, and os, which spreads
+output pixels over both edges, may lay either of its groups on either edge
+(the mapping check rejects any other layout:
+:func:`~energysim.mapping.check.array_fit_problem`).
 """
 
 from __future__ import annotations
@@ -38,11 +42,13 @@ from energysim.analysis.energy import price
 from energysim.analysis.tiles import Nest
 from energysim.errors import EnergySimError
 from energysim.mapping.check import (
+    GROUP_OF,
     capacity_problems,
     check_mapping,
     fanout,
     level_capacity_problems,
     structure_problems,
+    systolic_edges,
 )
 from energysim.model.base import Tensor
 from energysim.model.hierarchy import Hierarchy
@@ -136,15 +142,23 @@ def _largest_divisor_at_most(value: int, limit: int) -> int:
     return max((d for d in _divisors(value) if d <= limit), default=1)
 
 
-def _axis_options(remaining: dict[str, int], dims: str, capacity: int) -> list[dict[str, int]]:
-    """Ways to fill one array axis of ``capacity`` with ``dims``, most useful first."""
+def _axis_options(
+    remaining: dict[str, int], dims: str, capacity: int, one_group: bool = False
+) -> list[dict[str, int]]:
+    """Ways to fill one array axis of ``capacity`` with ``dims``, most useful first.
+
+    With ``one_group`` (a systolic array's edge) each way uses the dimensions
+    of one :data:`~energysim.mapping.check.DIM_GROUPS` group only, the group
+    of the dimension it starts from.
+    """
     options: list[tuple[float, int, dict[str, int]]] = []
     usable = [dim for dim in dims if remaining.get(dim, 1) > 1]
     for start in range(len(usable)):
+        group = GROUP_OF[usable[start]] if one_group else "".join(DIMENSIONS)
         for exact in (True, False):
             chosen: dict[str, int] = {}
             left = capacity
-            for dim in usable[start:] + usable[:start]:
+            for dim in (d for d in usable[start:] + usable[:start] if d in group):
                 bound = remaining[dim]
                 factor = _largest_divisor_at_most(bound, left) if exact else min(bound, left)
                 if factor > 1:
@@ -168,28 +182,44 @@ def _fanout_shape(hierarchy: Hierarchy, index: int) -> tuple[int, int]:
     return 1, count
 
 
+def _edge_dims(row_dims: str, col_dims: str) -> tuple[str, str]:
+    """A dataflow's rows and columns dimensions as a systolic array's edges may take them.
+
+    Where the dataflow spreads one group over both edges (os: P down the rows,
+    Q and N across), which a systolic array cannot run, either edge may take
+    any of the dataflow's dimensions (its own first), so that group goes whole
+    on one edge and another group on the other (SCALE-Sim's os: P, Q (N) x M).
+    """
+    if {GROUP_OF[d] for d in row_dims} & {GROUP_OF[d] for d in col_dims}:
+        return row_dims + col_dims, col_dims + row_dims
+    return row_dims, col_dims
+
+
 def _spatial_plans(
     hierarchy: Hierarchy, sizes: dict[str, int], row_dims: str, col_dims: str
 ) -> Iterator[dict[int, dict[str, int]]]:
     """Spatial factors per fanning level from the given dims, best utilisation first."""
     plans: list[tuple[dict[int, dict[str, int]], dict[str, int]]] = [({}, dict(sizes))]
-    systolic = hierarchy.compute.systolic
     for index in range(len(hierarchy.levels)):
         rows, cols = _fanout_shape(hierarchy, index)
         if rows * cols == 1:
             continue
+        # A systolic array carries one dimension group per edge, rows and columns different ones
+        # (check.array_fit_problem): each edge's options keep to one group, and the columns' to
+        # another group than the rows'.
+        systolic = systolic_edges(hierarchy, index) is not None
+        on_rows, on_cols = _edge_dims(row_dims, col_dims) if systolic else (row_dims, col_dims)
         extended = []
         for plan, remaining in plans:
             axis_choices: list[tuple[dict[str, int], dict[str, int]]] = []
             if rows == 1:
                 axis_choices = [(opt, {}) for opt in _axis_options(remaining, row_dims + col_dims, cols)]
             else:
-                for row_option in _axis_options(remaining, row_dims, rows)[:SPATIAL_CANDIDATES]:
+                for row_option in _axis_options(remaining, on_rows, rows, systolic)[:SPATIAL_CANDIDATES]:
                     left = {d: -(-v // row_option.get(d, 1)) for d, v in remaining.items()}
-                    # A systolic array runs each spatial loop along one edge (check.array_fit_problem):
-                    # a dimension already on the rows stays off the columns, or the two would merge.
-                    dims = "".join(d for d in col_dims if not (systolic and d in row_option))
-                    for col_option in _axis_options(left, dims, cols)[:SPATIAL_CANDIDATES]:
+                    taken = "".join(GROUP_OF[d] for d in row_option) if systolic else ""
+                    dims = "".join(d for d in on_cols if d not in taken)
+                    for col_option in _axis_options(left, dims, cols, systolic)[:SPATIAL_CANDIDATES]:
                         axis_choices.append((row_option, col_option))
             for row_option, col_option in axis_choices[: SPATIAL_CANDIDATES * 2]:
                 combined = dict(row_option)
@@ -343,7 +373,7 @@ def _search(layer: LayerBase, hierarchy: Hierarchy, rules: DataflowRules) -> Map
     every = "".join(DIMENSIONS)
     fallbacks = [(every, every), ("CRS", "CRS")]
     if hierarchy.compute.systolic:
-        # The array's own layouts, one dimension group per edge (mapspace.DIM_GROUPS): the
+        # The array's own layouts, one dimension group per edge (check.DIM_GROUPS): the
         # reduction down the rows, output channels or output pixels across the columns.
         fallbacks += [("CRS", "GM"), ("CRS", "NPQ")]
     stages = [((rules.rows, rules.cols),), tuple(fallbacks)]

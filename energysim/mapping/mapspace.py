@@ -11,7 +11,8 @@ A point of the space chooses, under a constraint set
   the cost follows the number of prime factors, never a dimension's value;
 * **spatial unrolling**: the spatial factors of one fan-out axis multiply to at
   most its size; on a systolic array each axis carries one dimension group
-  (:data:`DIM_GROUPS`), rows and columns different ones;
+  (:data:`~energysim.mapping.check.DIM_GROUPS`), rows and columns different
+  ones, the rule the mapping check enforces (:func:`~energysim.mapping.check.array_fit_problem`);
 * **loop order** per level, of the loops with a factor above 1 (after the
   constraint's prefix). The innermost level's order is left out: no count and
   no time depends on it (its loops never change a tile, only the MACs under it);
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from energysim.errors import EnergySimError
-from energysim.mapping.check import fanout
+from energysim.mapping.check import DIM_GROUPS, fanout
 from energysim.mapping.constraints import Constraints, effective_constraints, resolve_level
 from energysim.mapping.factors import count_factorisations, factorisations, prime_factors
 from energysim.model.base import Tensor
@@ -47,8 +48,6 @@ from energysim.model.layers import DIMENSIONS, LayerBase
 from energysim.model.loading import load_hierarchy
 from energysim.model.mapping import LevelMapping, Loop, Mapping
 
-#: Dimension groups of a systolic array's edges: the reduction, output channels, output pixels.
-DIM_GROUPS: tuple[str, ...] = ("CRS", "GM", "NPQ")
 DIM_INDEX = {dim: index for index, dim in enumerate(DIMENSIONS)}
 #: Draws of a random factor tuple before giving up (a constraint may rule most of them out).
 RANDOM_TRIES = 8
