@@ -67,8 +67,10 @@ def search_objective(mapping: object) -> str | None:
 
 #: Candidates re-ranked by the engine when the objective weighs cycles, per objective's search.
 RERANK = 4
-#: A space searched exhaustively with at most this many distinct mappings is ranked by the engine whole.
-ENGINE_ALL = 48
+#: A space searched exhaustively with at most this many distinct mappings, of a layer of at most
+#: ENGINE_ALL_MACS MACs (the engine replays it in milliseconds), is ranked by the engine whole.
+ENGINE_ALL = 512
+ENGINE_ALL_MACS = 4096
 
 
 @dataclass(frozen=True)
@@ -295,9 +297,9 @@ def _reranked(
     the ``rerank`` best by estimate of the searches for this objective and
     for ``energy``, ``cycles`` and ``edp`` (each cached, so a search for one
     objective is shared by the others), the named dataflows' mappings that
-    lie in the space and the ``start_from`` mappings that fit; a space
-    searched exhaustively with at most :data:`ENGINE_ALL` mappings is ranked
-    whole. So the found mapping is, by the engine, never worse under its own
+    lie in the space and the ``start_from`` mappings that fit; a small layer's
+    space searched exhaustively (:data:`ENGINE_ALL`, :data:`ENGINE_ALL_MACS`)
+    is ranked whole. So the found mapping is, by the engine, never worse under its own
     objective than the energy search's result, the other cycle objectives'
     (their pool is the same), a named dataflow's or an earlier result's.
     """
@@ -317,7 +319,7 @@ def _reranked(
             top_k=ENGINE_ALL + 1,
             start_from=start_from,
         )
-        whole = found.explored.exhaustive and len(found.top) <= ENGINE_ALL
+        whole = found.explored.exhaustive and len(found.top) <= ENGINE_ALL and layer.macs <= ENGINE_ALL_MACS
         pool.update((Mapping(m.levels), None) for m, _ in (found.top if whole else found.top[:rerank]))
         if each == weights:
             explored = found.explored
