@@ -231,10 +231,13 @@ def objectives_summary(table: pd.DataFrame) -> str:
         named["edp"] = named["energy"] * named["engine"]
         best_named = named.groupby(["network", "hierarchy", "layer"], sort=False)[column].min()
         versus = own / best_named.reindex(own.index)
+        total = own.sum() / best_named.reindex(own.index).sum()
         lines.append(
             f"    against the best named dataflow: worse in {int((versus > 1 + 1e-9).sum())} pairs, "
-            f"worst x{versus.max():.3f}"
+            f"worst x{versus.max():.3f}; summed over the pairs x{total:.3f}"
         )
+        for pair, value in versus[versus > 1 + 1e-9].items():
+            lines.append(f"      {' '.join(pair)}: x{value:.3f}")
     return "\n".join(lines)
 
 
