@@ -14,8 +14,8 @@
   and the last drains exposed. Calibrated against the engine
   (``python benchmarks/mapper.py --calibrate``: AlexNet and ResNet-50 on
   eyeriss, tpu-like and edge-npu, the five dataflows' and the three
-  searches' mappings, 1,488 in all): estimate / engine 0.68-1.12, median
-  1.000, 95 % within 10 % (before: 0.52-1.76, 53 %). It misses most where
+  searches' mappings, 1,488 in all): estimate / engine 0.80-1.12, median
+  1.000, 96 % within 10 % (before: 0.52-1.76, 53 %). It misses most where
   transfers queue behind each other on one port (tpu-like's DRAM feeding the
   weight FIFO and the unified buffer at once, first come first served): it
   can err either way, so whenever the objective weighs
