@@ -1,7 +1,8 @@
 """The mapper on ResNet-50: wall time, mapspace explored per second, memory, never worse.
 
 Run: python benchmarks/mapper.py [hierarchy ...]   (default: eyeriss tpu-like)
-     python benchmarks/mapper.py --calibrate [hierarchy ...]   (default: eyeriss tpu-like edge-npu)
+     python benchmarks/mapper.py --calibrate [hierarchy ...] [--networks NAME ...]
+       (default: eyeriss tpu-like edge-npu; alexnet resnet50)
 
 For each hierarchy, a cold search of every layer with MACs of ResNet-50 under
 the ``energy`` objective (layers of one shape share one search), then:
@@ -245,7 +246,11 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["--calibrate"]:
         started = time.process_time()
-        measured = measure(CALIBRATION_NETWORKS, arguments[1:] or CALIBRATION_HIERARCHIES)
+        named, networks = arguments[1:], []
+        if "--networks" in named:  # --calibrate [hierarchy ...] --networks NAME ...
+            at = named.index("--networks")
+            named, networks = named[:at], named[at + 1 :]
+        measured = measure(networks or CALIBRATION_NETWORKS, named or CALIBRATION_HIERARCHIES)
         print("cycle estimate against the engine (five dataflows and three searches per layer)")
         print(calibration_summary(measured))
         print("searches against each other, by the engine")

@@ -15,12 +15,13 @@
   (``python benchmarks/mapper.py --calibrate``: AlexNet and ResNet-50 on
   eyeriss, tpu-like and edge-npu, the five dataflows' and the three
   searches' mappings, 1,488 in all): estimate / engine 0.80-1.12, median
-  1.000, 96 % within 10 % (before: 0.52-1.76, 53 %). It misses most where
-  transfers queue behind each other on one port (tpu-like's DRAM feeding the
-  weight FIFO and the unified buffer at once, first come first served): it
-  can err either way, so whenever the objective weighs
-  cycles the best candidates are re-ranked by the engine
-  (:mod:`energysim.search`).
+  1.000, 94 % within 10 % (before: 0.52-1.76, 53 %). Small layers fit less
+  well (LeNet-5, ``--networks lenet5``: 0.77-1.62, 69 % within 10 %), where a
+  few hundred cycles of latency and first fills weigh most. It misses most
+  where transfers queue behind each other on one port (tpu-like's DRAM
+  feeding the weight FIFO and the unified buffer at once, first come first
+  served): it errs either way, so whenever the objective weighs cycles the
+  best candidates are re-ranked by the engine (:mod:`energysim.search`).
 * **edp**: energy x cycles; a **mix** ``{"energy": a, "cycles": b}`` minimises
   ``energy^a x cycles^b`` (unit-free, so the weights need no scale; edp is 1, 1).
 """
@@ -134,10 +135,11 @@ class _Timing:
       level's port time bounds the layer instead.
     * A single-buffered level's outputs: the last of a drain's pieces
       (:func:`~energysim.drains.output_pieces`) waits at each tile change.
-    * Exposed once: the first tiles of the levels above the array (the
-      slowest upper level's share), the latency of each level they are read
-      from (reads are pipelined: once per chain), and after the last burst
-      the last piece of each level's drain, level after level.
+    * Exposed once: the first tiles' wait (an upper level serves them one
+      after another, so a tile's first data waits for the fills queued before
+      it, and its steps cannot outrun its arrival), the latency of each level
+      they are read from (reads are pipelined: once per chain), and after the
+      last burst the last piece of each level's drain, level after level.
     """
 
     def __init__(
@@ -216,17 +218,29 @@ class _Timing:
         single = array < len(levels) and not levels[array].double_buffered
         slowest_fill = max(waiting.values(), default=0.0)
         busy = compute + slowest_fill if single else max(compute, slowest_fill)
-        first: dict[int, float] = {}
-        for (lower, kind, upper), cycles in start.items():
-            if kind == "fill" and lower < array:
-                first[upper] = first.get(upper, 0.0) + cycles
+        # The first tiles of the levels above the array. The array starts on their first data,
+        # but an upper level serves its first fills one after another, outer level first: a
+        # tile's first data waits for the fills before it, and the steps using the tile cannot
+        # outrun its arrival (what its fill takes beyond its life, the compute over its tiles).
+        tiles = dict.fromkeys(range(len(levels)), 1)
+        for key, bucket in plan.steps.items():
+            for lower in {flow.lower for flow in bucket.flows if flow.kind == "fill"}:
+                tiles[lower] += plan.step_counts[key]
+        queued: dict[int, float] = {}
+        exposed = 0.0
+        for (lower, kind, upper), cycles in sorted(start.items()):
+            if kind == "fill":  # the array's own tiles: their whole fill waits (slowest_fill)
+                before = queued.get(upper, 0.0)
+                queued[upper] = before + cycles
+                tail = queued[upper] - compute / tiles[lower] if lower < array else 0.0
+                exposed = max(exposed, before, tail)
         end = self._times(plan.end.flows)
         self._charge(end, 1)
         last = sum(cycles / pieces[lower][0] for (lower, kind, _), cycles in end.items() if kind == "drain")
         read_from = {flow.upper for flow in plan.start.flows if flow.upper < array}
         latency = sum(levels[upper].latency_cycles for upper in read_from)
         # The first tiles delay the compute; the port times already hold them.
-        busy += max(first.values(), default=0.0)
+        busy += exposed
         return max(busy, *self.ports.values()) + last + latency
 
 
