@@ -1,6 +1,8 @@
 """The mapper on ResNet-50: wall time, mapspace explored per second, memory, never worse.
 
 Run: python benchmarks/mapper.py [hierarchy ...]   (default: eyeriss tpu-like)
+     python benchmarks/mapper.py --calibrate [hierarchy ...] [--networks NAME ...]
+       (default: eyeriss tpu-like edge-npu; alexnet resnet50)
 
 For each hierarchy, a cold search of every layer with MACs of ResNet-50 under
 the ``energy`` objective (layers of one shape share one search), then:
@@ -13,6 +15,14 @@ the ``energy`` objective (layers of one shape share one search), then:
   dataflow builder (``default_dataflow``, else rs) and the best of the five
   dataflows whose mappings lie in the space, both from ``es.analyze``;
 * the cycle estimate against the engine (``es.simulate``) on a few layers.
+
+``--calibrate`` (about 100 s of CPU): on AlexNet and ResNet-50, every layer
+with MACs mapped by the five dataflows and the ``energy``, ``cycles`` and
+``edp`` searches (default budget, seed 0), each mapping replayed by the
+engine; prints the cycle estimate / engine (min, median, max, share within
+10 %) and, per layer x hierarchy, whether a cycle-weighing search ends worse
+by the engine, under its own objective, than another search or the best
+named dataflow.
 """
 
 from __future__ import annotations
@@ -21,11 +31,17 @@ import sys
 import time
 import tracemalloc
 
+import pandas as pd
+
 import energysim as es
+from energysim.analysis.accesses import plan_accesses
+from energysim.engine import simulate_layer
 from energysim.mapping.mapspace import build_space
 from energysim.mapping.search import Searcher
 from energysim.model.layers import LayerBase
-from energysim.search import clear_search_cache
+from energysim.model.mapping import Mapping
+from energysim.objectives import evaluate
+from energysim.search import _shape_key, clear_search_cache
 
 DATAFLOWS = ["ws", "os", "is", "rs", "nlr"]
 
@@ -119,5 +135,126 @@ def main(hierarchies: list[str]) -> None:
         _calibration(network, machine, found)
 
 
+# -- the cycle estimate against the engine, and the objectives against each other ------------------
+
+CALIBRATION_NETWORKS = ["alexnet", "resnet50"]
+CALIBRATION_HIERARCHIES = ["eyeriss", "tpu-like", "edge-npu"]
+OBJECTIVE_NAMES = ["energy", "cycles", "edp"]
+
+
+def _engine_row(mapping: es.Mapping, layer: LayerBase, machine: es.Hierarchy) -> tuple[float, float, float]:
+    """(exact energy, estimated cycles, engine cycles) of one mapping."""
+    assert layer.loop_bounds is not None
+    metrics = evaluate(mapping, layer, machine)
+    plan = plan_accesses(mapping, layer.loop_bounds, machine, layer.macs)
+    return metrics.energy, metrics.cycles, simulate_layer(plan, layer, machine).cycles
+
+
+def measure(networks: list[str], hierarchies: list[str]) -> pd.DataFrame:
+    """One row per (network, hierarchy, layer, mapping): the five dataflows and the three searches.
+
+    Energy is exact (the objective's), ``estimate`` the objective's cycle
+    estimate and ``engine`` :func:`energysim.engine.simulate_layer`'s cycles,
+    each mapping measured alike; layers of one shape are measured once.
+    """
+    rows = []
+    for network_name in networks:
+        network = es.load_workload(network_name)
+        for name in hierarchies:
+            machine = es.load_hierarchy(name)
+            mac_layers = [layer for layer in network.layers if layer.loop_bounds is not None]
+            found = {o: es.search(network, machine, o) for o in OBJECTIVE_NAMES}
+            done: dict[tuple[object, ...], tuple[float, float, float]] = {}
+            for layer in mac_layers:
+                mappings: dict[str, es.Mapping] = {}
+                for dataflow in DATAFLOWS:
+                    try:
+                        mappings[dataflow] = es.build_mapping(layer, machine, dataflow)
+                    except es.EnergySimError:
+                        continue
+                for objective in OBJECTIVE_NAMES:
+                    mappings[f"search:{objective}"] = found[objective].layers[layer.name].mapping
+                for label, mapping in mappings.items():
+                    key = (_shape_key(layer), Mapping(mapping.levels))
+                    if key not in done:
+                        done[key] = _engine_row(mapping, layer, machine)
+                    energy, estimate, engine = done[key]
+                    rows.append(
+                        {
+                            "network": network_name,
+                            "hierarchy": name,
+                            "layer": layer.name,
+                            "mapping": label,
+                            "energy": energy,
+                            "estimate": estimate,
+                            "engine": engine,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def calibration_summary(table: pd.DataFrame) -> str:
+    """estimate / engine: min, median, max and the share within 10 %, per hierarchy and overall."""
+    lines = []
+    table = table.assign(ratio=table["estimate"] / table["engine"])
+    groups = [(f"{h}", g) for h, g in table.groupby("hierarchy", sort=False)]
+    groups += [("searched only", table[table["mapping"].str.startswith("search")]), ("all", table)]
+    for label, group in groups:
+        ratio = group["ratio"]
+        within = float(((ratio - 1).abs() <= 0.10).mean())
+        lines.append(
+            f"  {label:14s} {len(ratio):4d} mappings: estimate/engine min {ratio.min():.3f}, "
+            f"median {ratio.median():.3f}, max {ratio.max():.3f}, within 10 %: {within:.0%}"
+        )
+    return "\n".join(lines)
+
+
+def objectives_summary(table: pd.DataFrame) -> str:
+    """Per layer x hierarchy, whether each cycle-weighing search loses, by the engine, to another search."""
+    searched = table[table["mapping"].str.startswith("search")].copy()
+    searched["edp"] = searched["energy"] * searched["engine"]
+    wide = searched.pivot_table(
+        index=["network", "hierarchy", "layer"], columns="mapping", values=["engine", "edp"], sort=False
+    )
+    lines = [f"  {len(wide)} layer x hierarchy pairs"]
+    for objective, column in (("cycles", "engine"), ("edp", "edp")):
+        values = wide[column]
+        own = values[f"search:{objective}"]
+        others = values.drop(columns=f"search:{objective}").min(axis=1)
+        ratio = own / others
+        losing = ratio > 1 + 1e-9
+        worst = ratio.idxmax()
+        lines.append(
+            f"  search:{objective} worse ({column}) than another search in {int(losing.sum())} pairs; "
+            f"worst x{ratio.max():.3f} ({' '.join(worst)})"
+        )
+        named = table[~table["mapping"].str.startswith("search")].copy()
+        named["edp"] = named["energy"] * named["engine"]
+        best_named = named.groupby(["network", "hierarchy", "layer"], sort=False)[column].min()
+        versus = own / best_named.reindex(own.index)
+        total = own.sum() / best_named.reindex(own.index).sum()
+        lines.append(
+            f"    against the best named dataflow: worse in {int((versus > 1 + 1e-9).sum())} pairs, "
+            f"worst x{versus.max():.3f}; summed over the pairs x{total:.3f}"
+        )
+        for pair, value in versus[versus > 1 + 1e-9].items():
+            lines.append(f"      {' '.join(pair)}: x{value:.3f}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["eyeriss", "tpu-like"])
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["--calibrate"]:
+        started = time.process_time()
+        named, networks = arguments[1:], []
+        if "--networks" in named:  # --calibrate [hierarchy ...] --networks NAME ...
+            at = named.index("--networks")
+            named, networks = named[:at], named[at + 1 :]
+        measured = measure(networks or CALIBRATION_NETWORKS, named or CALIBRATION_HIERARCHIES)
+        print("cycle estimate against the engine (five dataflows and three searches per layer)")
+        print(calibration_summary(measured))
+        print("searches against each other, by the engine")
+        print(objectives_summary(measured))
+        print(f"CPU time: {time.process_time() - started:.0f} s")
+    else:
+        main(arguments or ["eyeriss", "tpu-like"])

@@ -16,15 +16,19 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import energysim as es
+from energysim.analysis.accesses import plan_accesses
+from energysim.engine import simulate_layer
 from energysim.errors import EnergySimError
 from energysim.mapping.check import fanout
-from energysim.mapping.mapspace import mapspace
+from energysim.mapping.mapspace import build_space, mapspace
+from energysim.mapping.search import Searcher
 from energysim.objectives import OBJECTIVES, evaluate, score
 from energysim.search import search_layer
 
@@ -126,8 +130,8 @@ def _group(dims: set[str]) -> str | None:
     return None
 
 
-def _brute_force(layer: es.Network, hierarchy: es.Hierarchy) -> dict[str, float]:
-    """The least score of each objective over every mapping (checked by check_mapping)."""
+def _all_mappings(layer: es.Network, hierarchy: es.Hierarchy) -> Iterator[es.Mapping]:
+    """Every mapping of the layer (checked by check_mapping): divisor splits, all orders and keep subsets."""
     mac_layer = layer.layers[0]
     bounds = mac_layer.loop_bounds
     assert bounds is not None
@@ -135,7 +139,6 @@ def _brute_force(layer: es.Network, hierarchy: es.Hierarchy) -> dict[str, float]
     axes = _axes(hierarchy)
     slots = levels + len(axes)
     per_dim = [_splits(bounds.sizes[d], slots) for d in DIMS]
-    best = dict.fromkeys(OBJECTIVES, math.inf)
     keep_choices = [[hierarchy.levels[0].keeps]] + [
         [tuple(t for t in level.keeps if t in subset) for subset in SUBSETS] for level in hierarchy.levels[1:]
     ]
@@ -174,9 +177,17 @@ def _brute_force(layer: es.Network, hierarchy: es.Hierarchy) -> dict[str, float]
                     es.check_mapping(mapping, mac_layer, hierarchy)
                 except es.EnergySimError:
                     continue
-                metrics = evaluate(mapping, mac_layer, hierarchy)
-                for name, weights in OBJECTIVES.items():
-                    best[name] = min(best[name], score(metrics, weights))
+                yield mapping
+
+
+def _brute_force(layer: es.Network, hierarchy: es.Hierarchy) -> dict[str, float]:
+    """The least score of each objective over every mapping (checked by check_mapping)."""
+    mac_layer = layer.layers[0]
+    best = dict.fromkeys(OBJECTIVES, math.inf)
+    for mapping in _all_mappings(layer, hierarchy):
+        metrics = evaluate(mapping, mac_layer, hierarchy)
+        for name, weights in OBJECTIVES.items():
+            best[name] = min(best[name], score(metrics, weights))
     return best
 
 
@@ -195,6 +206,70 @@ def test_search_finds_the_brute_force_optimum(case: int) -> None:
         found = search_layer(layer, hierarchy, name, {"imperfect": False}, rerank=0)
         assert found.explored.exhaustive
         assert score(found.metrics, weights) == pytest.approx(expected[name], abs=1e-9), name
+
+
+#: Small cases for the engine oracle: a few tiny spaces and the two (6, 17) where the estimate's top
+#: four missed the engine's optimum under cycles or edp.
+ENGINE_CASES = [0, 2, 6, 15, 17, 20]
+
+
+@pytest.mark.parametrize("case", ENGINE_CASES)
+def test_cycle_searches_find_the_engines_optimum_of_a_small_space(case: int) -> None:
+    """Oracle: every mapping of the independent enumeration, replayed by the engine
+    (``simulate_layer``); its least cycles and least energy x engine cycles are what the
+    ``cycles`` and ``edp`` searches find (a small layer's space is ranked by the engine whole)."""
+    rng = random.Random(1000 + case)
+    hierarchy = _hierarchy(rng, case)
+    network = _layer(rng, case)
+    layer = network.layers[0]
+    assert layer.loop_bounds is not None
+    least_cycles = least_edp = math.inf
+    for mapping in _all_mappings(network, hierarchy):
+        plan = plan_accesses(mapping, layer.loop_bounds, hierarchy, layer.macs)
+        cycles = simulate_layer(plan, layer, hierarchy).cycles
+        least_cycles = min(least_cycles, cycles)
+        least_edp = min(least_edp, evaluate(mapping, layer, hierarchy).energy * cycles)
+    found = search_layer(layer, hierarchy, "cycles", {"imperfect": False}).metrics
+    assert found.engine_cycles == pytest.approx(least_cycles, rel=1e-12)
+    found = search_layer(layer, hierarchy, "edp", {"imperfect": False}).metrics
+    assert found.engine_cycles is not None
+    assert found.energy * found.engine_cycles == pytest.approx(least_edp, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("workload", "hierarchy", "layer"),
+    [
+        ("lenet5", "eyeriss", "c3a"),
+        ("lenet5", "edge-npu", "c5"),
+        ("alexnet", "tpu-like", "fc8"),
+        ("resnet50", "eyeriss", "res4b_branch2a"),
+    ],
+)
+def test_a_cycle_search_never_loses_by_the_engine_to_another_search_or_a_dataflow(
+    workload: str, hierarchy: str, layer: str
+) -> None:
+    """Oracle: ``es.simulate`` of each mapping. The ``cycles`` search is no slower than the
+    ``energy`` and ``edp`` searches' mappings or any named dataflow's whose mapping lies in its
+    space; the ``edp`` search's energy x cycles is no higher than theirs."""
+    network = es.load_workload(workload)
+    machine = es.load_hierarchy(hierarchy)
+    candidates = {o: es.search(network, machine, o, layers=[layer]).mappings for o in OBJECTIVES}
+    runs = {name: es.simulate(network, machine, mapping=m, layers=[layer]) for name, m in candidates.items()}
+    for dataflow in ("ws", "os", "is", "rs", "nlr"):
+        if _dataflow_in_space(network[layer], machine, dataflow):
+            runs[dataflow] = es.simulate(network, machine, dataflow, layers=[layer])
+    cycles = {name: run.cycles for name, run in runs.items()}
+    edp = {name: run.total_energy * cycles[name] for name, run in runs.items()}
+    assert all(cycles["cycles"] <= value * (1 + 1e-9) for value in cycles.values()), cycles
+    assert all(edp["edp"] <= value * (1 + 1e-9) for value in edp.values()), edp
+
+
+def _dataflow_in_space(layer: Any, machine: es.Hierarchy, dataflow: str) -> bool:
+    try:
+        mapping = es.build_mapping(layer, machine, dataflow)
+    except EnergySimError:
+        return False
+    return Searcher(build_space(layer, machine), lambda _: 0.0).from_mapping(mapping) is not None
 
 
 @pytest.mark.parametrize(

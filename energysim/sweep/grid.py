@@ -43,7 +43,7 @@ from energysim.model.mapping import Mapping
 from energysim.model.workload import Network
 from energysim.objectives import OBJECTIVES
 from energysim.prepare import as_network
-from energysim.search import search_objective, searched_mappings
+from energysim.search import dominates, search_objective, searched_mappings
 
 WorkloadLike = str | Path | Network | LayerBase
 HierarchyLike = str | Path | Hierarchy
@@ -297,24 +297,57 @@ def with_searched_mappings(tasks: list[Task]) -> list[Task]:
     selection, here in the main process (the mapper caches by layer shape), so
     workers never search, and every point of a key gets the same mappings.
     A search that fails is left to the worker, which records its error.
+
+    Searches are chained: a hierarchy that dominates others of the sweep
+    (:func:`~energysim.search.dominates`: a larger GLB, nothing else changed)
+    is searched after them and starts from their results, which fit it as
+    they are; so a larger GLB never finds a worse mapping than a smaller one
+    (by the engine under ``cycles`` and ``edp``, by exact energy under
+    ``energy``). The order is the dominance order, ties by the hierarchy's
+    JSON: the same grid gives the same mappings whatever order it lists its
+    hierarchies in.
     """
-    found: dict[tuple[str, str, str, tuple[str, ...] | None], dict[str, Mapping] | None] = {}
-    ready = []
+    keys: dict[int, tuple[str, str, str, tuple[str, ...] | None]] = {}
+    groups: dict[tuple[str, str, tuple[str, ...] | None], dict[str, Task]] = {}
     for task in tasks:
         objective = search_objective(task.dataflow)
         if objective is None:
-            ready.append(task)
             continue
-        key = (
-            json.dumps(task.network.model_dump(mode="json"), sort_keys=True),
-            json.dumps(task.hierarchy.model_dump(mode="json"), sort_keys=True),
-            objective,
-            task.layers,
-        )
-        if key not in found:
+        workload = json.dumps(task.network.model_dump(mode="json"), sort_keys=True)
+        machine = json.dumps(task.hierarchy.model_dump(mode="json"), sort_keys=True)
+        keys[task.index] = (workload, machine, objective, task.layers)
+        groups.setdefault((workload, objective, task.layers), {}).setdefault(machine, task)
+    found: dict[tuple[str, str, str, tuple[str, ...] | None], dict[str, Mapping] | None] = {}
+    for (workload, objective, layers), machines in groups.items():
+        for machine, earlier in _dominance_order(machines):
+            task = machines[machine]
+            start = [
+                result for m in earlier if (result := found[(workload, m, objective, layers)]) is not None
+            ]
             try:
-                found[key] = searched_mappings(task.network, task.hierarchy, task.layers, objective)
+                result = searched_mappings(task.network, task.hierarchy, layers, objective, start_from=start)
             except EnergySimError:
-                found[key] = None
-        ready.append(dataclasses.replace(task, mappings=found[key]))
+                result = None
+            found[(workload, machine, objective, layers)] = result
+    ready = []
+    for task in tasks:
+        if task.index in keys:
+            result = found[keys[task.index]]
+            task = dataclasses.replace(task, mappings=result)
+        ready.append(task)
     return ready
+
+
+def _dominance_order(machines: dict[str, Task]) -> list[tuple[str, list[str]]]:
+    """Each hierarchy (by JSON) after those it dominates, with them (see :func:`with_searched_mappings`)."""
+    below = {
+        machine: sorted(
+            other
+            for other, smaller in machines.items()
+            if other != machine and dominates(task.hierarchy, smaller.hierarchy)
+        )
+        for machine, task in machines.items()
+    }
+    # A hierarchy dominates all that those it dominates do, and them: it has more below it.
+    order = sorted(machines, key=lambda machine: (len(below[machine]), machine))
+    return [(machine, below[machine]) for machine in order]
