@@ -196,6 +196,8 @@ def _on_dask(client: Any, futures: list[Any]) -> Iterator[Outcome]:
 def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     """A Dask client: of a new local cluster of ``workers`` processes, or of ``scheduler``."""
     try:
+        dask: Any = importlib.import_module("dask")
+        settings = _local_settings(dask) if scheduler is None else {}
         distributed: Any = importlib.import_module("dask.distributed")
     except ImportError:
         raise EnergySimError(
@@ -211,7 +213,8 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise EnergySimError(f"Dask scheduler {scheduler!r}: cannot connect ({exc})") from exc
         else:
-            cluster = stack.enter_context(_local_cluster(distributed, workers))
+            with dask.config.set(settings):
+                cluster = stack.enter_context(_local_cluster(distributed, workers))
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
         yield client
 
@@ -220,14 +223,13 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
     """A local cluster of ``workers`` single-threaded processes; its HTTP server on a free local
     port (the default, 8787, may be taken: Dask would warn on stderr)."""
     try:
-        with _forkserver_workers():
-            return distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR,
-            )
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
     except RuntimeError as exc:  # a worker process that could not start
         raise EnergySimError(
             f"could not start a local Dask cluster of {workers} workers ({exc}); a script that sweeps "
@@ -237,30 +239,39 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
 
 #: Modules the fork server imports once, so that a worker forked from it starts with them.
 _FORKSERVER_PRELOAD = ["distributed", "energysim.sweep.point"]
+_METHOD = "distributed.worker.multiprocessing-method"
+#: How often each Dask server checks its event loop for stalls (Dask's default: 20 ms).
+_TICK = "distributed.admin.tick.interval"
 
 
-@contextmanager
-def _forkserver_workers() -> Iterator[None]:
-    """Start the local cluster's workers from a fork server (where there is one) with energysim
-    already imported.
+def _local_settings(dask: Any) -> dict[str, str]:
+    """Dask settings of a local cluster made for one sweep; starts its fork server.
 
-    Dask's default, spawn, starts a fresh interpreter per worker that imports
-    Dask, pandas and energysim again (about 1 s of CPU each on the cores the
-    sweep wants), and its workers took 0.7-1.1 s to close; forked from one
-    single-threaded server they start with those modules imported and close
-    at once. Unlike a plain fork, a fork server never copies this process and
-    its threads (Dask's own event loop among them). Only the method of this
-    cluster's start is changed, and only when Dask's is its default.
+    * Workers are forked from a fork server with Dask and energysim imported
+      in it. Dask's default, spawn, starts a fresh interpreter per worker that
+      imports them again (about 1 s of CPU each, on the cores the sweep wants),
+      and its workers took 0.7-1.1 s to close; forked ones start with those
+      modules imported and close at once. Unlike a plain fork, a fork server
+      never copies this process and its threads (Dask's event loop among
+      them). It is started here, before this process imports Dask and starts
+      the scheduler, which it does meanwhile on another core. Nothing changes
+      where Dask is told another method than its default, or where there is no
+      fork server (Windows); one already running is reused as it is (its
+      workers then import energysim themselves).
+    * The stall check runs every second, not every 20 ms: the cluster's
+      scheduler and nannies live in this process, and their checks cost it
+      about 2 % of a core (0.34 s of CPU per idle 10 s against 0.17 s), taken
+      from the workers on a machine with as many cores as workers.
     """
-    dask: Any = importlib.import_module("dask")
-    method = "distributed.worker.multiprocessing-method"
-    if dask.config.get(method) != "spawn" or "forkserver" not in multiprocessing.get_all_start_methods():
-        yield
-        return
-    with dask.config.set({method: "forkserver"}):
-        importlib.import_module("distributed.utils").get_mp_context()  # Dask sets its preload list
-        multiprocessing.get_context("forkserver").set_forkserver_preload(_FORKSERVER_PRELOAD)
-        yield
+    settings = {_TICK: "1s"}
+    if (
+        dask.config.get(_METHOD, "spawn") != "spawn"
+        or "forkserver" not in multiprocessing.get_all_start_methods()
+    ):
+        return settings
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_FORKSERVER_PRELOAD)
+    importlib.import_module("multiprocessing.forkserver").ensure_running()
+    return {**settings, _METHOD: "forkserver"}
 
 
 __all__ = ["ERROR", "Progress", "default_workers", "sweep"]
