@@ -18,8 +18,11 @@ a per-point overhead of the 1-worker sweep over plain ``analyze`` under 10 %.
 
 The machine is shared, so ``--runs R`` repeats the measurements R times, the
 kinds interleaved (plain, 1, 2, plain, 1, 2, ...), each with the load average
-when it started; the summary gives medians, and each run's speed-up pairs a
-2-worker run with the 1-worker run just before it. CPU is this process's only
+when it started and the CPU seconds other processes used while it ran (the
+machine's busy time from /proc/stat less this measurement's processes, its
+workers included; near 0 means the run had the cores to itself). The summary
+gives medians, and each run's speed-up pairs a 2-worker run with the 1-worker
+run just before it. CPU is this process's only
 (``time.process_time``): on 2 workers, the main process's share (scheduler,
 store, frames, and the points it runs while the cluster starts).
 """
@@ -91,13 +94,47 @@ def measure(kind: str, points: int) -> dict[str, float]:
     return figures
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds every process of the machine has used since boot (Linux: /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants (Linux), so that the CPU of a measured
+    sweep's fork server and workers, orphaned when it exits, is counted as the benchmark's."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans(deadline_s: float = 10.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 def in_fresh_process(kind: str, points: int) -> dict[str, float]:
+    """One measurement in a fresh process, with the load average before it and the CPU seconds
+    other processes of the machine used meanwhile (0 on an idle machine: the run was fair)."""
+    import resource
+
     command = [sys.executable, __file__, "--measure", kind, "--points", str(points)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     load = os.getloadavg()[0]
+    busy, before = busy_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    reap_orphans()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return {**figures, "load": load}
+    return {**figures, "load": load, "others_cpu_seconds": max(0.0, busy_cpu_seconds() - busy - ours)}
 
 
 def main() -> None:
@@ -111,6 +148,7 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.points)))
         return
     points = len(sizes(args.points)) * len(DATAFLOWS)
+    adopt_orphans()
     load = "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     print(f"AlexNet analyze sweep, eyeriss, {points} points, {os.cpu_count()} cores, load average {load}")
     kinds = ["plain", "1", "2", *(["steady"] if args.steady else [])]
@@ -122,7 +160,8 @@ def main() -> None:
             wall, cpu = figures["seconds"], figures["cpu_seconds"]
             print(
                 f"run {run + 1} {NAMES[kind]:<27}{wall:6.1f} s {points / wall:6.2f} points/s, "
-                f"main-process CPU {cpu:5.1f} s, load {figures['load']:.1f}",
+                f"main-process CPU {cpu:5.1f} s, load {figures['load']:.1f}, "
+                f"others' CPU meanwhile {figures['others_cpu_seconds']:4.1f} s",
                 flush=True,
             )
         one, two = runs["1"][-1]["seconds"], runs["2"][-1]["seconds"]
