@@ -132,6 +132,23 @@ def test_one_and_two_workers_give_the_same_bytes() -> None:
     assert csv_of(one) == csv_of(two)
 
 
+def test_a_local_cluster_leaves_the_users_dask_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local cluster's own settings (fork server, stall checks) are scoped to its start, its
+    client is not left as the default, and a start method the user chose is kept."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("dask.distributed")
+    keys = ["distributed.worker.multiprocessing-method", "distributed.admin.tick.interval",
+            "distributed.worker.profile.enabled", "scheduler"]  # fmt: skip
+    before = [dask.config.get(key, None) for key in keys]
+    assert csv_of(sweep(small_grid(), workers=2)) == csv_of(sweep(small_grid(), workers=1))
+    assert [dask.config.get(key, None) for key in keys] == before
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()
+    run = sys.modules["energysim.sweep.run"]
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        assert "distributed.worker.multiprocessing-method" not in run._local_settings(dask)
+
+
 def test_an_existing_cluster_is_used_as_it_is() -> None:
     """``scheduler=`` connects to a cluster someone else started (here: threads in this process)."""
     distributed = pytest.importorskip("dask.distributed")
