@@ -331,6 +331,9 @@ def _reranked(
     pool.update(dict.fromkeys(_fitting(layer, hierarchy, start_from, score_fn)))
     ranked = []
     for mapping in pool:
+        # A cached search's mapping may have left the score cache (MAX_METRIC_CONTEXTS): score it again.
+        if mapping not in metrics and score_fn(mapping) is None:
+            continue
         known = metrics[mapping]
         if known.engine_cycles is None:
             known = metrics[mapping] = engine_metrics(known, mapping, layer, hierarchy)
@@ -462,13 +465,27 @@ def searched_mappings(
     return search(workload, hierarchy, objective, layers=layers, start_from=list(start_from)).mappings
 
 
-def _without_sizes(hierarchy: Hierarchy) -> tuple[dict[str, Any], list[Any]]:
-    """``hierarchy``'s fields but its name and its levels' sizes; and the sizes, level by level."""
+#: What prices a mapping without deciding whether it fits or how long it runs.
+_LEVEL_PRICES = ("read_energy_pj", "write_energy_pj", "update_energy_pj")
+
+
+def _without_sizes(hierarchy: Hierarchy, energies: bool) -> tuple[dict[str, Any], list[Any]]:
+    """``hierarchy``'s fields but its name and its levels' sizes (and, unless ``energies``, its
+    prices); and the sizes, level by level."""
     data = hierarchy.model_dump(mode="json")
     data.pop("name", None)
+    if not energies:
+        for key in ("energy_unit", "energy_table"):
+            data.pop(key, None)
+        data.get("compute", {}).pop("mac_energy_pj", None)
     sizes = []
     for level in data.get("levels", []):
         sizes.append(level.pop("size_bytes", None))
+        if not energies:
+            for key in _LEVEL_PRICES:
+                level.pop(key, None)
+            if isinstance(level.get("network"), dict):
+                level["network"].pop("transfer_energy_pj", None)
     return data, sizes
 
 
@@ -483,15 +500,19 @@ def _at_least(larger: Any, smaller: Any) -> bool:
     return bool(larger >= smaller)
 
 
-def dominates(larger: Hierarchy, smaller: Hierarchy) -> bool:
+def dominates(larger: Hierarchy, smaller: Hierarchy, energies: bool = True) -> bool:
     """True if ``larger`` is ``smaller`` with every level at least as large and nothing else changed.
 
     Then every mapping that fits ``smaller`` fits ``larger`` (only capacity
     decides fit) and costs the same there: same counts, same energies, same
-    engine time. The names may differ.
+    engine time. The names may differ. With ``energies=False`` the prices
+    (per-access, network and MAC energies, the energy table and unit) may
+    differ too, as they do when a table re-prices a larger SRAM
+    (:meth:`Hierarchy.with_level`): the mappings still fit and take the same
+    engine time, only their energy changes.
     """
-    big, big_sizes = _without_sizes(larger)
-    small, small_sizes = _without_sizes(smaller)
+    big, big_sizes = _without_sizes(larger, energies)
+    small, small_sizes = _without_sizes(smaller, energies)
     return (
         big == small
         and len(big_sizes) == len(small_sizes)

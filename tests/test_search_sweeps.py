@@ -10,11 +10,12 @@ searched one by one (no chaining) it was not: LeNet-5 c3a on eyeriss under ``cyc
 from __future__ import annotations
 
 import itertools
+import sys
 
 import pytest
 
 import energysim as es
-from energysim.search import dominates
+from energysim.search import clear_search_cache, dominates
 from energysim.sweep.grid import Grid, Resolver, Task, with_searched_mappings
 
 
@@ -81,3 +82,56 @@ def test_dominates_means_only_sizes_grew() -> None:
     assert dominates(rf, eyeriss)
     shrunk = rf.with_level("RF", size_bytes={"weights": 896, "inputs": 12, "outputs": 48})
     assert not dominates(shrunk, eyeriss)
+
+
+def test_a_trimmed_score_cache_changes_no_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle: the same search with an untrimmed cache. With room for one (layer, hierarchy) score
+    table, an energy search on a second GLB evicts the first's scores while its cached search
+    result stays; an edp search on the first then pooled mappings without scores (a KeyError)."""
+    search_module = sys.modules["energysim.search"]
+    lenet = es.load_workload("lenet5")
+    eyeriss = es.load_hierarchy("eyeriss")
+    other = eyeriss.with_level("GLB", size_bytes=4096)
+
+    def found() -> es.Mapping:
+        es.search(lenet, eyeriss, "energy", layers=["c3a"])
+        es.search(lenet, other, "energy", layers=["c3a"])
+        return es.search(lenet, eyeriss, "edp", layers=["c3a"]).mappings["c3a"]
+
+    clear_search_cache()
+    untrimmed = found()
+    clear_search_cache()
+    monkeypatch.setattr(search_module, "MAX_METRIC_CONTEXTS", 1)
+    assert found() == untrimmed
+    clear_search_cache()
+
+
+def test_hierarchies_equal_but_for_their_names_are_searched_in_one_chain() -> None:
+    """Each dominates the other; the chain orders them by their JSON instead of failing (a
+    KeyError), and the later one, started from the earlier's result, is no worse by es.analyze."""
+    eyeriss = es.load_hierarchy("eyeriss")
+    copy = es.Hierarchy.model_validate({**eyeriss.model_dump(), "name": "eyeriss-copy"})
+    grid = Grid(["lenet5"], [eyeriss, copy], dataflows=["search:energy"], layers=["c1"])
+    resolver = Resolver("analyze")
+    tasks = with_searched_mappings([resolver.resolve(i, point) for i, point in enumerate(grid.points())])
+    assert len(tasks) == 2
+    assert all(task.mappings is not None for task in tasks)
+    first, later = sorted(tasks, key=lambda task: task.hierarchy.model_dump_json())
+
+    def energy(task: Task) -> float:
+        result = es.analyze("lenet5", eyeriss, mapping=task.mappings, layers=["c1"])
+        return float(result.layers["energy"].iloc[0])
+
+    assert energy(later) <= energy(first) * (1 + 1e-12)
+
+
+def test_a_table_priced_larger_glb_still_chains_under_cycles() -> None:
+    """tpu-like's energy table prices a doubled unified buffer dearer per access (437.5 -> 603.6 pJ),
+    so it does not dominate at equal prices, but its mappings fit and take the same engine time."""
+    tpu = es.load_hierarchy("tpu-like")
+    larger = tpu.with_level("UnifiedBuffer", size_bytes=2 * 24 * 1024**2)
+    assert larger.levels[1].read_energy_pj > tpu.levels[1].read_energy_pj
+    assert not dominates(larger, tpu)
+    assert dominates(larger, tpu, energies=False)
+    assert not dominates(tpu, larger, energies=False)
+    assert not dominates(larger.with_level("UnifiedBuffer", ports=2), tpu, energies=False)

@@ -149,6 +149,27 @@ def test_a_local_cluster_leaves_the_users_dask_as_it_was(monkeypatch: pytest.Mon
         assert "distributed.worker.multiprocessing-method" not in run._local_settings(dask)
 
 
+def test_a_local_cluster_keeps_the_programs_fork_server_preload() -> None:
+    """A program that asked the fork server to preload a module keeps it; ours are added."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    import multiprocessing
+    import multiprocessing.forkserver as forkserver
+
+    run = sys.modules["energysim.sweep.run"]
+    server = getattr(forkserver, "_forkserver", None)
+    before = list(getattr(server, "_preload_modules", ["__main__"]))
+    try:
+        multiprocessing.set_forkserver_preload(["json"])
+        run._local_settings(dask)
+        preload = getattr(server, "_preload_modules", None)
+        assert preload is not None
+        assert preload[0] == "json"
+        assert set(run._FORKSERVER_PRELOAD) <= set(preload)
+    finally:
+        multiprocessing.set_forkserver_preload(before)
+
+
 def test_an_existing_cluster_is_used_as_it_is() -> None:
     """``scheduler=`` connects to a cluster someone else started (here: threads in this process)."""
     distributed = pytest.importorskip("dask.distributed")
@@ -167,6 +188,26 @@ def test_a_scheduler_that_cannot_be_reached_is_one_error(monkeypatch: pytest.Mon
 
 
 # --- the store and resuming ----------------------------------------------------------------------
+
+
+def test_a_resumed_search_sweep_chains_over_the_stored_points(tmp_path: Path) -> None:
+    """Oracle: the same grid run whole in one go. The 2 KiB GLB's search starts from the 1 KiB one's
+    result; when the 1 KiB point was stored by an earlier run, it used to start from nothing and
+    found another mapping (LeNet-5 c3a under cycles: 1,002 cycles against 893.5)."""
+    from energysim.search import clear_search_cache
+
+    def grid(sizes: list[int]) -> Grid:
+        return Grid(["lenet5"], ["eyeriss"], dataflows=["search:cycles"],
+                    variations={"GLB.size_bytes": sizes}, layers=["c3a"])  # fmt: skip
+
+    clear_search_cache()
+    whole = sweep(grid([1024, 2048]), workers=1, out=tmp_path / "whole")
+    clear_search_cache()
+    assert sweep(grid([1024]), workers=1, out=tmp_path / "resumed").computed == 1
+    clear_search_cache()
+    resumed = sweep(grid([1024, 2048]), workers=1, out=tmp_path / "resumed")
+    assert resumed.computed == 1
+    assert csv_of(resumed) == csv_of(whole)
 
 
 def test_resume_runs_only_the_missing_points(tmp_path: Path) -> None:

@@ -299,13 +299,20 @@ def with_searched_mappings(tasks: list[Task]) -> list[Task]:
     A search that fails is left to the worker, which records its error.
 
     Searches are chained: a hierarchy that dominates others of the sweep
-    (:func:`~energysim.search.dominates`: a larger GLB, nothing else changed)
-    is searched after them and starts from their results, which fit it as
-    they are; so a larger GLB never finds a worse mapping than a smaller one
-    (by the engine under ``cycles`` and ``edp``, by exact energy under
-    ``energy``). The order is the dominance order, ties by the hierarchy's
-    JSON: the same grid gives the same mappings whatever order it lists its
-    hierarchies in.
+    (:func:`~energysim.search.dominates` with ``energies=False``: a larger
+    GLB, nothing else changed but, maybe, its prices) is searched after them
+    and starts from their results, which fit it as they are and take the
+    same engine time. So under ``cycles`` a larger GLB never finds a slower
+    mapping than a smaller one; at equal prices it never finds a worse one
+    under ``energy`` or ``edp`` either, and where a table prices the larger
+    SRAM dearer, never worse than the smaller GLB's mapping at the larger
+    GLB's prices. The order is the dominance order, ties (hierarchies equal
+    but for their names or prices) by the hierarchy's JSON: the same grid
+    gives the same mappings whatever order it lists its hierarchies in. A
+    point's mapping can so depend on the other sizes of its grid (a search
+    started from more results may end elsewhere); it never depends on which
+    points were stored by an earlier run (:func:`energysim.sweep.sweep`
+    chains over all of them).
     """
     keys: dict[int, tuple[str, str, str, tuple[str, ...] | None]] = {}
     groups: dict[tuple[str, str, tuple[str, ...] | None], dict[str, Task]] = {}
@@ -344,7 +351,10 @@ def _dominance_order(machines: dict[str, Task]) -> list[tuple[str, list[str]]]:
         machine: sorted(
             other
             for other, smaller in machines.items()
-            if other != machine and dominates(task.hierarchy, smaller.hierarchy)
+            if other != machine
+            and dominates(task.hierarchy, smaller.hierarchy, energies=False)
+            # Equal but for names or prices, each dominates the other: the JSON decides which is first.
+            and (other < machine or not dominates(smaller.hierarchy, task.hierarchy, energies=False))
         )
         for machine, task in machines.items()
     }

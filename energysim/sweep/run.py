@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -125,8 +126,10 @@ def _run(
     plan = _plan(listed, mode)
     stored = store.keys() if store is not None else set()
     waiting = Counter(task.key for task in plan.tasks.values() if task.key not in stored)
-    unique = list({task.key: task for task in plan.tasks.values() if task.key in waiting}.values())
-    unique = with_searched_mappings(unique)  # searched once here, not on every worker
+    # Searched once here, not on every worker, and over every point, stored ones included: a search
+    # starts from the results of the smaller GLBs of the grid, whether or not they ran before.
+    every = with_searched_mappings(list({task.key: task for task in plan.tasks.values()}.values()))
+    unique = [task for task in every if task.key in waiting]
     done = len(plan.points) - sum(waiting.values())
     if progress is not None:
         progress(done, len(plan.points))
@@ -262,7 +265,10 @@ def _local_settings(dask: Any) -> dict[str, str | bool]:
       the scheduler, which it does meanwhile on another core. Nothing changes
       where Dask is told another method than its default, or where there is no
       fork server (Windows); one already running is reused as it is (its
-      workers then import energysim themselves).
+      workers then import energysim themselves). Modules the program already
+      asked the fork server to preload stay in its list, ours are added. Like
+      any fork server (Python's own, or Dask's with that method), it runs
+      until this Python process exits, and the next sweep reuses it.
     * The stall check runs every second, not every 20 ms: the cluster's
       scheduler and nannies live in this process, and their checks cost it
       about 2 % of a core (0.34 s of CPU per idle 10 s against 0.17 s), taken
@@ -278,8 +284,16 @@ def _local_settings(dask: Any) -> dict[str, str | bool]:
         or "forkserver" not in multiprocessing.get_all_start_methods()
     ):
         return settings
-    multiprocessing.get_context("forkserver").set_forkserver_preload(_FORKSERVER_PRELOAD)
-    importlib.import_module("multiprocessing.forkserver").ensure_running()
+    if importlib.util.find_spec("distributed") is None:
+        return settings  # the caller says what to install; start nothing meanwhile
+    server = importlib.import_module("multiprocessing.forkserver")
+    # Python keeps the list on its one fork server and has no public getter: read it where it is.
+    preload = list(getattr(getattr(server, "_forkserver", None), "_preload_modules", None) or [])
+    if preload == ["__main__"]:  # Python's default: workers import the program's module themselves
+        preload = []
+    preload += [module for module in _FORKSERVER_PRELOAD if module not in preload]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
+    server.ensure_running()
     return {**settings, _METHOD: "forkserver"}
 
 
