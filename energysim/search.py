@@ -141,7 +141,9 @@ def _shape_key(layer: LayerBase) -> tuple[object, ...]:
 
 
 #: Searches done, by everything that decides them (:func:`_shape_key` and the search's inputs).
+#: At most MAX_SEARCHES are kept (the oldest go first), so a long session's memory stays bounded.
 _CACHE: dict[tuple[object, ...], tuple[Mapping, Metrics, tuple[tuple[Mapping, Metrics], ...], Explored]] = {}
+MAX_SEARCHES = 4096
 
 
 #: Exact metrics of every mapping scored, per (layer shape, hierarchy): searches for another
@@ -198,17 +200,19 @@ def search_layer(
         top_k if reranked else None,  # without the engine, ENGINE_ALL + 1 are kept and sliced
         tuple(warm),
     )
-    if key not in _CACHE:
+    found = _CACHE.get(key)
+    if found is None:
         if reranked:
-            _CACHE[key] = _reranked(
+            found = _reranked(
                 layer, hierarchy, weights, rules, budget_s, evaluations, seed, reranked, top_k, warm
             )
         else:
             kept = max(top_k, ENGINE_ALL + 1)
-            _CACHE[key] = _search_one(
-                layer, hierarchy, weights, rules, budget_s, evaluations, seed, kept, warm
-            )
-    mapping, metrics, top, explored = _CACHE[key]
+            found = _search_one(layer, hierarchy, weights, rules, budget_s, evaluations, seed, kept, warm)
+        while len(_CACHE) >= MAX_SEARCHES:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = found
+    mapping, metrics, top, explored = found
     return LayerSearch(layer.name, mapping, metrics, top[:top_k], explored)
 
 
@@ -425,7 +429,7 @@ def search(
         ``mappings``) whose mappings (and runners-up) seed
         this search where they lie in this space, and join the engine's
         re-ranking where they fit: on a hierarchy that dominates theirs (a
-        larger GLB, nothing else changed: :func:`dominates`) their mappings
+        larger GLB, nothing else changed: :func:`~energysim.model.variations.dominates`) their mappings
         fit as they are, so the result is never worse than theirs, by the
         engine under a cycle objective, by exact energy under ``energy``.
     """
@@ -463,58 +467,3 @@ def searched_mappings(
     ``start_from``: earlier results' mappings (see :func:`search`).
     """
     return search(workload, hierarchy, objective, layers=layers, start_from=list(start_from)).mappings
-
-
-#: What prices a mapping without deciding whether it fits or how long it runs.
-_LEVEL_PRICES = ("read_energy_pj", "write_energy_pj", "update_energy_pj")
-
-
-def _without_sizes(hierarchy: Hierarchy, energies: bool) -> tuple[dict[str, Any], list[Any]]:
-    """``hierarchy``'s fields but its name and its levels' sizes (and, unless ``energies``, its
-    prices); and the sizes, level by level."""
-    data = hierarchy.model_dump(mode="json")
-    data.pop("name", None)
-    if not energies:
-        for key in ("energy_unit", "energy_table"):
-            data.pop(key, None)
-        data.get("compute", {}).pop("mac_energy_pj", None)
-    sizes = []
-    for level in data.get("levels", []):
-        sizes.append(level.pop("size_bytes", None))
-        if not energies:
-            for key in _LEVEL_PRICES:
-                level.pop(key, None)
-            if isinstance(level.get("network"), dict):
-                level["network"].pop("transfer_energy_pj", None)
-    return data, sizes
-
-
-def _at_least(larger: Any, smaller: Any) -> bool:
-    """A level of size ``larger`` holds at least ``smaller`` (per tensor if split; None: unbounded)."""
-    if larger is None or smaller is None:
-        return larger is None
-    if isinstance(larger, dict) or isinstance(smaller, dict):
-        if not (isinstance(larger, dict) and isinstance(smaller, dict)) or set(larger) != set(smaller):
-            return False
-        return all(_at_least(larger[key], smaller[key]) for key in larger)
-    return bool(larger >= smaller)
-
-
-def dominates(larger: Hierarchy, smaller: Hierarchy, energies: bool = True) -> bool:
-    """True if ``larger`` is ``smaller`` with every level at least as large and nothing else changed.
-
-    Then every mapping that fits ``smaller`` fits ``larger`` (only capacity
-    decides fit) and costs the same there: same counts, same energies, same
-    engine time. The names may differ. With ``energies=False`` the prices
-    (per-access, network and MAC energies, the energy table and unit) may
-    differ too, as they do when a table re-prices a larger SRAM
-    (:meth:`Hierarchy.with_level`): the mappings still fit and take the same
-    engine time, only their energy changes.
-    """
-    big, big_sizes = _without_sizes(larger, energies)
-    small, small_sizes = _without_sizes(smaller, energies)
-    return (
-        big == small
-        and len(big_sizes) == len(small_sizes)
-        and all(_at_least(b, s) for b, s in zip(big_sizes, small_sizes, strict=True))
-    )

@@ -15,7 +15,8 @@ import sys
 import pytest
 
 import energysim as es
-from energysim.search import clear_search_cache, dominates
+from energysim.model.variations import dominates
+from energysim.search import clear_search_cache
 from energysim.sweep.grid import Grid, Resolver, Task, with_searched_mappings
 
 
@@ -85,7 +86,7 @@ def test_dominates_means_only_sizes_grew() -> None:
 
 
 def test_a_trimmed_score_cache_changes_no_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Oracle: the same search with an untrimmed cache. With room for one (layer, hierarchy) score
+    """Oracle: the same search with untrimmed caches. With room for one (layer, hierarchy) score
     table, an energy search on a second GLB evicts the first's scores while its cached search
     result stays; an edp search on the first then pooled mappings without scores (a KeyError)."""
     search_module = sys.modules["energysim.search"]
@@ -103,6 +104,10 @@ def test_a_trimmed_score_cache_changes_no_search(monkeypatch: pytest.MonkeyPatch
     clear_search_cache()
     monkeypatch.setattr(search_module, "MAX_METRIC_CONTEXTS", 1)
     assert found() == untrimmed
+    clear_search_cache()
+    monkeypatch.setattr(search_module, "MAX_SEARCHES", 1)  # and the searches' cache kept to one
+    assert found() == untrimmed
+    assert len(search_module._CACHE) == 1
     clear_search_cache()
 
 

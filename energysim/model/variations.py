@@ -201,3 +201,58 @@ def with_energy_table(hierarchy: Hierarchy, table: str) -> Hierarchy:
     data["energy_table"] = table
     data["name"] = name
     return _validated(data, name)
+
+
+#: What prices a mapping without deciding whether it fits or how long it runs.
+_LEVEL_PRICES = ("read_energy_pj", "write_energy_pj", "update_energy_pj")
+
+
+def _without_sizes(hierarchy: Hierarchy, energies: bool) -> tuple[dict[str, Any], list[Any]]:
+    """``hierarchy``'s fields but its name and its levels' sizes (and, unless ``energies``, its
+    prices); and the sizes, level by level."""
+    data = hierarchy.model_dump(mode="json")
+    data.pop("name", None)
+    if not energies:
+        for key in ("energy_unit", "energy_table"):
+            data.pop(key, None)
+        data.get("compute", {}).pop("mac_energy_pj", None)
+    sizes = []
+    for level in data.get("levels", []):
+        sizes.append(level.pop("size_bytes", None))
+        if not energies:
+            for key in _LEVEL_PRICES:
+                level.pop(key, None)
+            if isinstance(level.get("network"), dict):
+                level["network"].pop("transfer_energy_pj", None)
+    return data, sizes
+
+
+def _at_least(larger: Any, smaller: Any) -> bool:
+    """A level of size ``larger`` holds at least ``smaller`` (per tensor if split; None: unbounded)."""
+    if larger is None or smaller is None:
+        return larger is None
+    if isinstance(larger, dict) or isinstance(smaller, dict):
+        if not (isinstance(larger, dict) and isinstance(smaller, dict)) or set(larger) != set(smaller):
+            return False
+        return all(_at_least(larger[key], smaller[key]) for key in larger)
+    return bool(larger >= smaller)
+
+
+def dominates(larger: Hierarchy, smaller: Hierarchy, energies: bool = True) -> bool:
+    """True if ``larger`` is ``smaller`` with every level at least as large and nothing else changed.
+
+    Then every mapping that fits ``smaller`` fits ``larger`` (only capacity
+    decides fit) and costs the same there: same counts, same energies, same
+    engine time. The names may differ. With ``energies=False`` the prices
+    (per-access, network and MAC energies, the energy table and unit) may
+    differ too, as they do when a table re-prices a larger SRAM
+    (:meth:`Hierarchy.with_level`): the mappings still fit and take the same
+    engine time, only their energy changes.
+    """
+    big, big_sizes = _without_sizes(larger, energies)
+    small, small_sizes = _without_sizes(smaller, energies)
+    return (
+        big == small
+        and len(big_sizes) == len(small_sizes)
+        and all(_at_least(b, s) for b, s in zip(big_sizes, small_sizes, strict=True))
+    )

@@ -40,10 +40,11 @@ from energysim.model.layers import LayerBase
 from energysim.model.limits import MAX_SWEEP_POINTS
 from energysim.model.loading import load_hierarchy
 from energysim.model.mapping import Mapping
+from energysim.model.variations import dominates
 from energysim.model.workload import Network
 from energysim.objectives import OBJECTIVES
 from energysim.prepare import as_network
-from energysim.search import dominates, search_objective, searched_mappings
+from energysim.search import search_objective, searched_mappings
 
 WorkloadLike = str | Path | Network | LayerBase
 HierarchyLike = str | Path | Hierarchy
