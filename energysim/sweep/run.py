@@ -13,9 +13,9 @@ Workers return their tables; only this process writes (so a remote cluster
 needs no shared file system). Local workers writing their own points would
 not make a sweep faster: with as many workers as cores, this process's CPU
 (1.5-3 ms a point for its Parquet file) is taken from the workers whoever
-spends it, so one path serves local and remote clusters. With ``out``, each finished point is stored at
-once (:mod:`energysim.sweep.store`) and a point already stored is not run
-again. The frames are assembled in point order from the stored tables (or,
+spends it, so one path serves local and remote clusters. With ``out``, each
+finished point is stored at once (:mod:`energysim.sweep.store`) and a point
+already stored is not run again. The frames are assembled in point order from the stored tables (or,
 without ``out``, from the returned ones), so they are the same, byte for byte
 as CSV, whatever the number of workers, the order in which points finish, or
 how many runs it took.
