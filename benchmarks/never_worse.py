@@ -12,7 +12,7 @@ dataflows per layer; all energies from ``es.analyze``. Printed per
 combination: layers with MACs, layers worse, the worst per-layer ratio
 (searched / builder) and the whole network's ratio. For every worse layer:
 whether the builder's mapping lies in the mapspace, and if not, the first
-reason it does not (the same walk as the mapper's ``Searcher.from_mapping``,
+reason it does not (``Searcher.place``, the walk of the mapper's ``from_mapping``,
 which seeds the search with the builders' mappings that lie in the space).
 A layer is worse when its searched energy exceeds the builder's by more than
 a relative 1e-9 (float summation order aside).
@@ -28,55 +28,20 @@ from pathlib import Path
 import pandas as pd
 
 import energysim as es
-from energysim.mapping.factors import spatial_splits
-from energysim.mapping.mapspace import DIM_INDEX, Space, build_space
-from energysim.model.layers import DIMENSIONS, LayerBase
+from energysim.mapping.mapspace import build_space
+from energysim.mapping.search import Searcher
+from energysim.model.layers import LayerBase
 from energysim.model.mapping import Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 DATAFLOWS = ("ws", "os", "is", "rs", "nlr")
 TOLERANCE = 1e-9
-#: Spatial splits tried per level when explaining why a mapping is outside the space.
-MAX_SPLITS = 64
 
 
 def why_outside(layer: LayerBase, machine: es.Hierarchy, mapping: Mapping) -> str | None:
     """None if ``mapping`` lies in the layer's (unconstrained) mapspace, else the first reason why not."""
-    space = build_space(layer, machine)
-    per_level = []
-    for index, level in enumerate(mapping.levels):
-        axes = [k for k in space.spatial_slots if space.slots[k].level == index]
-        loops = [(DIM_INDEX[loop.dim], loop.factor) for loop in level.spatial]
-        capacities = [space.slots[k].capacity for k in axes]
-        allowed = [space.slots[k].dims for k in axes]
-        splits = list(itertools.islice(spatial_splits(loops, capacities, allowed), MAX_SPLITS))
-        if not splits:
-            spread = " x ".join(f"{loop.dim}{loop.factor}" for loop in level.spatial)
-            return f"level {level.level}: spatial loops {spread} do not spread over its fan-out axes"
-        per_level.append((axes, splits))
-    reason = "no spatial split"
-    for choice in itertools.product(*(splits for _, splits in per_level)):
-        factors = [[1] * len(DIMENSIONS) for _ in space.slots]
-        for (axes, _), split in zip(per_level, choice, strict=True):
-            for k, part in zip(axes, split, strict=True):
-                for d, factor in part.items():
-                    factors[k][d] *= factor
-        problem = space.spatial_ok(tuple(tuple(row) for row in factors))
-        if problem is None:
-            return _why_not_completed(space, mapping)
-        reason = problem
-    return f"spatial: {reason}"
-
-
-def _why_not_completed(space: Space, mapping: Mapping) -> str | None:
-    for dim in DIMENSIONS:
-        product = mapping.factor(dim)
-        if product < space.bounds[dim] or (product > space.bounds[dim] and not space.constraints.imperfect):
-            return f"{dim}: factors multiply to {product}, the bound is {space.bounds[dim]}"
-    for index, level in enumerate(mapping.levels):
-        if level.keeps not in space.keep_options[index]:
-            return f"level {level.level}: keeps {level.keeps}, not a keep choice of the space"
-    return None
+    placed = Searcher(build_space(layer, machine), lambda _: 0.0).place(mapping)
+    return placed if isinstance(placed, str) else None
 
 
 def energies(network: es.Network, machine: es.Hierarchy, **how: object) -> pd.Series:

@@ -207,6 +207,11 @@ class Searcher:
 
     def from_mapping(self, mapping: Mapping) -> Point | None:
         """The point of a mapping if it lies in the space (its spatial loops spread over the axes)."""
+        placed = self.place(mapping)
+        return placed if isinstance(placed, Point) else None
+
+    def place(self, mapping: Mapping) -> Point | str:
+        """The point of a mapping in the space, or the first reason why it lies outside."""
         space = self.space
         temporal = [[1] * len(DIMENSIONS) for _ in range(space.levels)]
         per_level: list[list[list[dict[int, int]]]] = []
@@ -219,8 +224,10 @@ class Searcher:
             allowed = [space.slots[k].dims for k in axes]
             splits = list(itertools.islice(spatial_splits(loops, capacities, allowed), MAX_SPLITS))
             if not splits:
-                return None
+                spread = " x ".join(f"{loop.dim}{loop.factor}" for loop in level.spatial)
+                return f"level {level.level}: spatial loops {spread} do not spread over its fan-out axes"
             per_level.append(splits)
+        reason = "no spatial split"
         for choice in itertools.product(*per_level):
             factors = [list(row) for row in temporal] + [[1] * len(DIMENSIONS) for _ in space.spatial_slots]
             for index, split in enumerate(choice):
@@ -229,28 +236,31 @@ class Searcher:
                     for d, factor in part.items():
                         factors[k][d] *= factor
             per_slot = tuple(tuple(row) for row in factors)
-            if space.spatial_ok(per_slot) is None:
+            problem = space.spatial_ok(per_slot)
+            if problem is None:
                 return self._completed(mapping, per_slot)
-        return None
+            reason = problem
+        return f"spatial: {reason}"
 
-    def _completed(self, mapping: Mapping, per_slot: tuple[tuple[int, ...], ...]) -> Point | None:
+    def _completed(self, mapping: Mapping, per_slot: tuple[tuple[int, ...], ...]) -> Point | str:
         space = self.space
         for dim in DIMENSIONS:
             factors = tuple(row[DIM_INDEX[dim]] for row in per_slot)
             product = math.prod(factors)
             bound = space.bounds[dim]
             if product < bound or (product > bound and not space.constraints.imperfect):
-                return None
+                return f"{dim}: factors multiply to {product}, the bound is {bound}"
             if not space.factors_ok(dim, factors):
-                return None
+                return f"{dim}: factors {factors} are ruled out by the constraints"
         keeps = tuple(level.keeps for level in mapping.levels)
-        if any(keep not in space.keep_options[i] for i, keep in enumerate(keeps)):
-            return None
+        for index, keep in enumerate(keeps):
+            if keep not in space.keep_options[index]:
+                return f"level {mapping.levels[index].level}: keeps {keep}, not a keep choice of the space"
         orders = tuple("".join(loop.dim for loop in level.temporal) for level in mapping.levels)
         for level, order in enumerate(orders):
             prefix = [d for d in space.prefixes[level] if per_slot[level][DIM_INDEX[d]] > 1]
             if list(order[: len(prefix)]) != prefix:
-                return None
+                return f"level {mapping.levels[level].level}: loop order {order} does not start with {prefix}"
         return self.point(per_slot, orders, keeps)
 
     def random_points(self, count: int) -> list[Point]:
