@@ -158,9 +158,9 @@ def test_mapping_file_round_trips(write_yaml: WriteYaml) -> None:
 
 def test_mapping_file_with_unknown_dimension(write_yaml: WriteYaml) -> None:
     data = GOOD.to_dict()
-    data["levels"][2]["temporal"] = {"K": 4}
+    data["levels"][2]["temporal"] = {"Z": 4}
     path = write_yaml("bad.yaml", data)
-    with pytest.raises(es.EnergySimError, match=r"bad\.yaml: invalid mapping: levels\[2\]\.temporal\.K"):
+    with pytest.raises(es.EnergySimError, match=r"bad\.yaml: invalid mapping: levels\[2\]\.temporal\.Z"):
         es.load_mapping(path, EYERISS)
 
 

@@ -72,6 +72,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from energysim.analysis.im2col import plan_flattened
 from energysim.analysis.intervals import Window
 from energysim.analysis.padding import padded_windows, restarted_outputs, unpad_outermost
 from energysim.analysis.plan import (
@@ -178,7 +179,19 @@ class _Planner:
     def read_only(self, tensor: Tensor) -> None:
         axes = tensor_axes(tensor, self.bounds)
         chain = self._chain(tensor)
-        for parent, child in itertools.pairwise(chain):
+        self.read_only_links(tensor, axes, list(itertools.pairwise(chain)))
+        self._operand_reads(chain[-1], tensor, axes)
+        self.unpad(tensor, axes, chain)
+
+    def unpad(self, tensor: Tensor, axes: tuple[Axis, ...], chain: list[int]) -> None:
+        """Take out of level 0's reads the padded elements it never holds (see padding.py)."""
+        windows = padded_windows(self, tensor, axes)
+        if chain[0] == 0 and any(window is not None for window in windows):
+            unpad_outermost(self, tensor, axes, windows, chain)
+
+    def read_only_links(self, tensor: Tensor, axes: tuple[Axis, ...], links: list[tuple[int, int]]) -> None:
+        """Fills of ``tensor`` (weights or inputs) down each (parent, child) link, and the parents' reads."""
+        for parent, child in links:
             tiles, size = self._tiles(axes, child, self.nest.spatial_between(parent, child))
             instances, parents = self.nest.instances_used(child), self.nest.instances_used(parent)
             multicast = self._multicasts(parent, child)
@@ -201,10 +214,6 @@ class _Planner:
                         distinct * parents,
                         multicast,
                     )
-        self._operand_reads(chain[-1], tensor, axes)
-        windows = padded_windows(self, tensor, axes)
-        if chain[0] == 0 and any(window is not None for window in windows):
-            unpad_outermost(self, tensor, axes, windows, chain)
 
     def _fill(
         self,
@@ -324,6 +333,10 @@ class _Planner:
 def plan_accesses(mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, macs: int) -> AccessPlan:
     """The :class:`AccessPlan` of a layer with loop ``bounds`` under ``mapping`` (already checked)."""
     planner = _Planner(mapping, bounds, hierarchy, macs)
+    if mapping.flattened_level is not None:
+        conv = _Planner(mapping.conv_view(), bounds, hierarchy, macs)
+        plan_flattened(planner, conv, _Planner(mapping, bounds, hierarchy, macs))
+        return planner.plan
     for tensor in TENSORS:
         if tensor == "outputs":
             planner.outputs()

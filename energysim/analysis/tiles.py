@@ -43,9 +43,10 @@ from energysim.model.layers import LoopBounds
 from energysim.model.mapping import Mapping
 
 #: Which loop dimensions index each tensor (the others leave it unchanged).
+#: ``K``, the flattened C x R x S of an im2col level, indexes weights and inputs.
 RELEVANT_DIMS: dict[Tensor, frozenset[str]] = {
-    "weights": frozenset("GMCRS"),
-    "inputs": frozenset("NGCPQRS"),
+    "weights": frozenset("GMCRSK"),
+    "inputs": frozenset("NGCPQRSK"),
     "outputs": frozenset("GNMPQ"),
 }
 

@@ -289,6 +289,11 @@ def plan_for(
     """The access plan of a mapped layer under ``counting`` (see :data:`Counting`)."""
     if check_counting(counting) == "exact":
         return plan_accesses(mapping, bounds, hierarchy, macs)
+    if mapping.flattened_level is not None:
+        raise EnergySimError(
+            f"counting='timeloop': level {mapping.levels[mapping.flattened_level].level} flattens C, R, S "
+            "(im2col), which timeloop-model has no rules for; count it with counting='exact'"
+        )
     planner = TimeloopPlanner(mapping, bounds, hierarchy, macs)
     planner.plan.outermost_outputs = None  # no padding: every output of the nest has an address
     for tensor in TENSORS:

@@ -102,6 +102,11 @@ def to_timeloop(
     }
     if mapping is not None:
         check_mapping(mapping, layer, hierarchy)
+        if mapping.flattened_level is not None:
+            raise EnergySimError(
+                f"mapping: level {mapping.levels[mapping.flattened_level].level} flattens C, R, S (im2col), "
+                "which a Timeloop mapping cannot say; lower the layer to a matmul to export it"
+            )
         repeated = repeated_dimensions(mapping)
         if repeated:
             raise EnergySimError(

@@ -20,11 +20,12 @@ import math
 from energysim.analysis.psums import holds_partial_sums
 from energysim.analysis.tiles import Nest, window_size
 from energysim.errors import EnergySimError
+from energysim.mapping.im2col import im2col_problems
 from energysim.model.base import TENSORS, Tensor
 from energysim.model.hierarchy import Hierarchy, Level
 from energysim.model.layers import DIMENSIONS, LayerBase, LoopBounds
 from energysim.model.limits import MAX_DIMENSION, MAX_LAYER_MACS
-from energysim.model.mapping import Loop, Mapping
+from energysim.model.mapping import FLATTENED, Loop, Mapping
 
 
 def fanout(hierarchy: Hierarchy, level_index: int) -> int:
@@ -54,7 +55,7 @@ def systolic_edges(hierarchy: Hierarchy, level_index: int) -> tuple[int, int] | 
 #: Dimension groups of a systolic array's edges: the reduction (C, R, S), output channels (G, M)
 #: and output pixels (N, P, Q). Each edge carries one group, rows and columns different ones.
 DIM_GROUPS: tuple[str, ...] = ("CRS", "GM", "NPQ")
-GROUP_OF: dict[str, str] = {dim: group for group in DIM_GROUPS for dim in group}
+GROUP_OF: dict[str, str] = {dim: group for group in DIM_GROUPS for dim in group} | {FLATTENED: "CRS"}
 
 
 def array_fit_problem(level: Level, spatial: tuple[Loop, ...], edges: tuple[int, int]) -> str | None:
@@ -220,7 +221,9 @@ def level_capacity_problems(
 
 
 def capacity_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, nest: Nest) -> list[str]:
-    """Tiles that do not fit their level, one message each."""
+    """Tiles that do not fit their level, one message each (an im2col level's tile is its conv view's)."""
+    if mapping.flattened_level is not None and layer.loop_bounds is not None:
+        nest = Nest(mapping.conv_view(), layer.loop_bounds)
     problems = []
     chain = [index for index, spec in enumerate(mapping.levels) if spec.keeps_tensor("outputs")]
     for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
@@ -234,7 +237,7 @@ def size_problems(mapping: Mapping) -> list[str]:
     """Factors and padded nests too large to count exactly (limits.py), naming the level."""
     problems = []
     for spec in mapping.levels:
-        for loop in (*spec.temporal, *spec.spatial):
+        for loop in (*spec.temporal, *spec.spatial, *spec.im2col):
             if loop.factor > MAX_DIMENSION:
                 problems.append(
                     f"level {spec.level}: loop {loop.dim}{loop.factor} is too large: a factor may be at "
@@ -276,10 +279,10 @@ def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy)
             )
     for index, (level, spec) in enumerate(zip(hierarchy.levels, mapping.levels, strict=True)):
         for loop in (*spec.temporal, *spec.spatial):
-            if loop.dim not in DIMENSIONS or loop.factor < 1:
+            if loop.dim not in (*DIMENSIONS, FLATTENED) or loop.factor < 1:
                 problems.append(
                     f"level {level.name}: loop {loop.dim}{loop.factor}: expected a dimension of "
-                    f"{''.join(DIMENSIONS)} and a factor >= 1"
+                    f"{''.join(DIMENSIONS)} (or K, with im2col) and a factor >= 1"
                 )
         extra = [tensor for tensor in spec.keeps if tensor not in level.keeps]
         if extra:
@@ -301,7 +304,7 @@ def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy)
             problem = array_fit_problem(level, spec.spatial, edges)
             if problem is not None:
                 problems.append(problem)
-    return problems
+    return problems + im2col_problems(mapping, hierarchy)
 
 
 def check_mapping(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, source: str = "mapping") -> Nest:

@@ -16,6 +16,15 @@ the bound (an imperfect factorisation) computes a padded layer: tiles keep their
 full shape (the padding moves as zeros) and the padded MACs are issued but
 gated, costing no MAC energy and showing as lost utilisation.
 
+**im2col.** One level may *flatten* the reduction of its tile: ``im2col``
+names the extents of C, R and S in that level's tile, and the level's loops
+over the flattened index ``K`` (a fold loop and an edge of the array) take
+their place, ``k = (c * R + r) * S + s``. A systolic array's rows then carry
+all of C x R x S = 363 (AlexNet conv1) in chunks of 32, where a product of
+per-dimension factors could use at most R11 x S2 = 22. The counting rules
+are :mod:`energysim.analysis.im2col`'s; the conditions,
+:mod:`energysim.mapping.check`'s.
+
 This module holds the plain data; :mod:`energysim.mapping` checks a mapping
 against a layer and a hierarchy, and builds mappings from named dataflows.
 """
@@ -33,6 +42,11 @@ from energysim.model.base import TENSORS, Dimension, Name, StrictModel, Tensor, 
 from energysim.model.layers import DIMENSIONS
 from energysim.model.limits import MAX_LEVELS
 
+#: The flattened reduction index of an im2col level.
+FLATTENED = "K"
+#: The dimensions an im2col level flattens into ``K``, slowest first: ``k = (c * R + r) * S + s``.
+IM2COL_DIMS: tuple[str, ...] = ("C", "R", "S")
+
 
 @dataclass(frozen=True)
 class Loop:
@@ -47,13 +61,21 @@ class LevelMapping:
     """The loops of one storage level and the tensors it keeps.
 
     ``temporal`` runs outer to inner; ``spatial`` fans out to the instances
-    below (their order does not matter for counts).
+    below (their order does not matter for counts). ``im2col`` (C, R, S
+    loops) are the extents this level's tile flattens into ``K``; they are
+    not loops of the nest, the level's ``K`` loops are.
     """
 
     level: str
     temporal: tuple[Loop, ...] = ()
     spatial: tuple[Loop, ...] = ()
     keeps: tuple[Tensor, ...] = TENSORS
+    im2col: tuple[Loop, ...] = ()
+
+    @property
+    def flattens(self) -> bool:
+        """True if this level flattens C, R and S into ``K`` (it has im2col extents or ``K`` loops)."""
+        return bool(self.im2col) or any(loop.dim == FLATTENED for loop in (*self.temporal, *self.spatial))
 
     def keeps_tensor(self, tensor: Tensor) -> bool:
         """True if this level holds ``tensor`` (else it bypasses it)."""
@@ -73,12 +95,44 @@ class Mapping:
     note: str = field(default="", compare=False)
 
     def factor(self, dim: str) -> int:
-        """Product of the factors of ``dim`` over every level, temporal and spatial."""
+        """Product of the factors of ``dim`` over every level, temporal, spatial and im2col."""
         return math.prod(
             loop.factor
             for level in self.levels
-            for loop in (*level.temporal, *level.spatial)
+            for loop in (*level.temporal, *level.spatial, *level.im2col)
             if loop.dim == dim
+        )
+
+    @property
+    def flattened_level(self) -> int | None:
+        """The index of the level that flattens C, R and S into ``K`` (the first), or None."""
+        return next((index for index, level in enumerate(self.levels) if level.flattens), None)
+
+    @property
+    def im2col_rows(self) -> int:
+        """How many (c, r, s) the flattened tile holds: the ``K`` that exist (1 if nothing is flattened)."""
+        return math.prod(loop.factor for level in self.levels for loop in level.im2col)
+
+    def conv_view(self) -> Mapping:
+        """The same tiles, nothing flattened: the im2col level loops over C, R, S (innermost), not ``K``.
+
+        Every tile of that level and of the levels above is the same set of
+        elements as in the flattened mapping, so their capacity and the
+        traffic above it are this view's.
+        """
+        return Mapping(
+            tuple(
+                LevelMapping(
+                    level=level.level,
+                    temporal=(*(loop for loop in level.temporal if loop.dim != FLATTENED), *level.im2col),
+                    spatial=tuple(loop for loop in level.spatial if loop.dim != FLATTENED),
+                    keeps=level.keeps,
+                )
+                if level.flattens
+                else level
+                for level in self.levels
+            ),
+            note=self.note,
         )
 
     def padded_bounds(self) -> dict[str, int]:
@@ -93,23 +147,25 @@ class Mapping:
             text = f"{level.level}[{','.join(t[0].upper() for t in level.keeps)}]: {loops}"
             if level.spatial:
                 text += " spatial " + " ".join(f"{loop.dim}{loop.factor}" for loop in level.spatial)
+            if level.im2col:
+                text += " im2col " + " ".join(f"{loop.dim}{loop.factor}" for loop in level.im2col)
             parts.append(text)
         return " | ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping as the YAML file schema (:class:`MappingFile`) writes it."""
-        return {
-            "version": 1,
-            "levels": [
-                {
-                    "level": level.level,
-                    "temporal": {loop.dim: loop.factor for loop in level.temporal},
-                    "spatial": {loop.dim: loop.factor for loop in level.spatial},
-                    "keeps": list(level.keeps),
-                }
-                for level in self.levels
-            ],
-        }
+        levels: list[dict[str, Any]] = []
+        for level in self.levels:
+            entry: dict[str, Any] = {
+                "level": level.level,
+                "temporal": {loop.dim: loop.factor for loop in level.temporal},
+                "spatial": {loop.dim: loop.factor for loop in level.spatial},
+                "keeps": list(level.keeps),
+            }
+            if level.im2col:
+                entry["im2col"] = {loop.dim: loop.factor for loop in level.im2col}
+            levels.append(entry)
+        return {"version": 1, "levels": levels}
 
 
 def loops(pairs: Iterable[tuple[str, int]]) -> tuple[Loop, ...]:
@@ -119,7 +175,8 @@ def loops(pairs: Iterable[tuple[str, int]]) -> tuple[Loop, ...]:
 
 # --- the YAML schema of a hand-written mapping ----------------------------------------------------
 
-Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S"]
+Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S", "K"]
+Im2colDim = Literal["C", "R", "S"]
 
 
 class LevelMappingSpec(StrictModel):
@@ -127,13 +184,16 @@ class LevelMappingSpec(StrictModel):
 
     Every factor is 1 to 2^31 (MAX_DIMENSION). The product of a dimension's
     factors over all levels is checked against the layer where the mapping
-    meets one (:mod:`energysim.mapping.check`).
+    meets one (:mod:`energysim.mapping.check`). ``im2col`` gives the C, R, S
+    extents that this level flattens into ``K`` (its ``K`` loops then
+    iterate them; see :class:`Mapping`).
     """
 
     level: Name
     temporal: dict[Dim, Dimension] = Field(default_factory=dict)
     spatial: dict[Dim, Dimension] = Field(default_factory=dict)
     keeps: tuple[Tensor, ...] | None = Field(default=None, max_length=len(TENSORS))
+    im2col: dict[Im2colDim, Dimension] = Field(default_factory=dict)
 
     @field_validator("keeps")
     @classmethod
@@ -173,6 +233,7 @@ class MappingFile(StrictModel):
                     temporal=loops(spec.temporal.items()),
                     spatial=loops(spec.spatial.items()),
                     keeps=spec.keeps if spec.keeps is not None else default_keeps[name],
+                    im2col=loops((dim, spec.im2col[dim]) for dim in IM2COL_DIMS if dim in spec.im2col),
                 )
             )
         return Mapping(tuple(result))
