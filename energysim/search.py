@@ -27,6 +27,7 @@ from energysim.mapping.check import capacity_problems, structure_problems
 from energysim.mapping.constraints import Constraints, effective_constraints
 from energysim.mapping.dataflows import DATAFLOWS, build_mapping
 from energysim.mapping.files import load_mappings as load_mapping_set
+from energysim.mapping.flatten import flattened_variants, respects
 from energysim.mapping.mapspace import Point, Space
 from energysim.mapping.search import Explored, ScoreFn, Searcher, search_space
 from energysim.mapping.surrogate import Surrogate
@@ -72,6 +73,8 @@ RERANK = 8
 #: ENGINE_ALL_MACS MACs (the engine replays it in milliseconds), is ranked by the engine whole.
 ENGINE_ALL = 512
 ENGINE_ALL_MACS = 4096
+#: Of a search's best mappings, how many give flattened (im2col) variants to weigh.
+FLATTEN_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,47 @@ def _search_one(
         space, score_fn, start_from + seeds, seed, evaluations, budget_s, top_k, estimate_fn=estimate_fn
     )
     top = [(mapping, metrics[mapping]) for _, _, mapping in ranked.best]
+    top = _with_flattened(top, layer, hierarchy, weights, rules, score_fn)
     return _checked(top, layer, hierarchy, ranked.explored, top_k)
+
+
+def _with_flattened(
+    top: list[tuple[Mapping, Metrics]],
+    layer: LayerBase,
+    hierarchy: Hierarchy,
+    weights: tuple[float, float],
+    rules: Constraints,
+    score_fn: ScoreFn,
+) -> list[tuple[Mapping, Metrics]]:
+    """``top`` and the flattened variants of its first :data:`FLATTEN_FROM` that fit, by score.
+
+    The space's tile factors are products per dimension; flattening C, R, S
+    onto the array's reduction edge (:mod:`energysim.mapping.flatten`) is
+    the one layout they cannot say, so the search weighs it here by the same
+    score (a tie keeps the space's mapping first) where ``rules`` allow it
+    (:func:`~energysim.mapping.flatten.respects`), and the engine's pool
+    (:func:`_reranked`) takes it from there.
+    """
+    assert layer.loop_bounds is not None
+    metrics = _metrics_of(layer, hierarchy)
+    seen = {mapping for mapping, _ in top}
+    ranked = [(score(known, weights), mapping) for mapping, known in top]
+    for mapping, _ in top[:FLATTEN_FROM]:
+        for variant in flattened_variants(mapping, hierarchy, layer.loop_bounds.sizes):
+            if variant in seen:
+                continue
+            seen.add(variant)
+            if not respects(variant, rules, hierarchy):
+                continue
+            if structure_problems(variant, layer, hierarchy) or capacity_problems(
+                variant, layer, hierarchy, Nest(variant, layer.loop_bounds)
+            ):
+                continue
+            value = score_fn(variant)
+            if value is not None:
+                ranked.append((value, variant))
+    ranked.sort(key=lambda item: item[0])  # stable: ties keep the order above
+    return [(mapping, metrics[mapping]) for _, mapping in ranked[: len(top)]]
 
 
 def _score_fn(

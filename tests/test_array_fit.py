@@ -33,8 +33,8 @@ CONV1 = es.load_workload("resnet50").layers[0]  # M64 C3 P112 Q112 R7 S7, stride
 CONV4 = es.load_workload("alexnet")["conv4"]  # G2 M192 C192 P13 Q13 R3 S3
 DATAFLOWS = ("ws", "os", "is", "rs", "nlr")
 NETWORKS = sorted(path.stem for path in (Path(__file__).resolve().parents[1] / "workloads").glob("*.yaml"))
-#: The issue's edge groups: "each edge carries one dimension group".
-GROUPS = ("CRS", "GM", "NPQ")
+#: The issue's edge groups: "each edge carries one dimension group" (K: C, R, S flattened, im2col).
+GROUPS = ("CRSK", "GM", "NPQ")
 
 
 def brute_force_fit(loops: tuple[tuple[str, int], ...], rows: int, cols: int) -> bool:

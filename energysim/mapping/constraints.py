@@ -10,7 +10,12 @@ A constraint set narrows the mapspace (:mod:`energysim.mapping.mapspace`):
   ``instances`` of any other fan-out), the only dimensions that axis may carry;
 * ``min_utilisation``: the least share of the instances below each fan-out
   that the spatial loops must use (1.0: a full array);
-* ``imperfect``: whether factors may pad a dimension (a product above its bound).
+* ``imperfect``: whether factors may pad a dimension (a product above its bound);
+* ``im2col``: whether the search may flatten C, R, S onto one edge of the
+  array (:mod:`energysim.mapping.flatten`; false for hardware that cannot
+  gather a flattened row). A flattened mapping keeps the other constraints:
+  its fold loop ``K`` counts as C in an ``order`` prefix, and an edge
+  carries it only if that edge may carry each of C, R, S that it flattens.
 
 A level is named as in the hierarchy, or ``"@pe"`` for the per-PE level,
 ``"@array"`` for the level that fans out to the PE array. The five dataflows
@@ -74,6 +79,7 @@ class Constraints(StrictModel):
     name: str = Field(default="", max_length=128)
     extends: str | None = None
     imperfect: bool = True
+    im2col: bool = True
     min_utilisation: float = Field(default=0.0, ge=0.0, le=1.0)
     levels: tuple[LevelConstraint, ...] = Field(default=(), max_length=MAX_LEVELS)
 
@@ -193,6 +199,7 @@ def effective_constraints(
         name=constraints.name or (constraints.extends or ""),
         extends=None,
         imperfect=constraints.imperfect,
+        im2col=constraints.im2col,
         min_utilisation=constraints.min_utilisation,
         levels=tuple(LevelConstraint.model_validate(spec) for spec in merged.values()),
     )

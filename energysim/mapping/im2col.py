@@ -16,26 +16,23 @@ conditions that keep every tile it computes a product of per-axis sets;
   alone), with no spatial loops between, and no level below it keeps
   inputs (two rows of a fold may need one input at different output
   pixels: a tile below there would not be a product);
-* weights reach the array through a level between 1 and it (level 0's
-  padding rule is the conv view's).
+* weights reach the array through a level between 1 and it, or from level
+  0 with no imperfect factor of G, M, C, R, S (level 0's padding rule is
+  the conv view's, and then there is none).
 
-:func:`flattened_variants` turns a mapping with C, R, S loops at its array
-level into flattened ones that fill the array's reduction edge, for the
-search to weigh (:mod:`energysim.search`).
+:mod:`energysim.mapping.flatten` writes flattened variants of a mapping for
+the search to weigh.
 """
 
 from __future__ import annotations
 
-import math
-
-from energysim.model.hierarchy import Hierarchy
-from energysim.model.mapping import FLATTENED, IM2COL_DIMS, LevelMapping, Loop, Mapping
+from energysim.model.mapping import FLATTENED, IM2COL_DIMS, Mapping
 
 #: Spatial loops that may share the im2col level with ``K``: what inputs do not index, but G.
 OTHER_EDGE_DIMS = frozenset("GM")
 
 
-def im2col_problems(mapping: Mapping, hierarchy: Hierarchy) -> list[str]:
+def im2col_problems(mapping: Mapping, bounds: dict[str, int]) -> list[str]:
     """Why ``mapping``'s flattening cannot be counted exactly, one message each; [] if it flattens nothing."""
     flattening = [index for index, level in enumerate(mapping.levels) if level.flattens]
     if not flattening:
@@ -49,7 +46,7 @@ def im2col_problems(mapping: Mapping, hierarchy: Hierarchy) -> list[str]:
     level = mapping.levels[index]
     where = f"level {level.level} (im2col)"
     problems = _loop_problems(mapping, index, where)
-    problems += _tensor_problems(mapping, hierarchy, index, where)
+    problems += _tensor_problems(mapping, bounds, index, where)
     return problems
 
 
@@ -96,15 +93,21 @@ def _loop_problems(mapping: Mapping, index: int, where: str) -> list[str]:
     return problems
 
 
-def _tensor_problems(mapping: Mapping, hierarchy: Hierarchy, index: int, where: str) -> list[str]:
+def _tensor_problems(mapping: Mapping, bounds: dict[str, int], index: int, where: str) -> list[str]:
     problems = []
     for tensor in ("weights", "inputs"):
         chain = [i for i, spec in enumerate(mapping.levels) if spec.keeps_tensor(tensor)]
-        if not any(1 <= i <= index for i in chain):
-            problems.append(
-                f"{where}: {tensor} must be kept by a level from {mapping.levels[1].level} "
-                f"to {mapping.levels[index].level} (not only by level {mapping.levels[0].level})"
-            )
+        if any(1 <= i <= index for i in chain):
+            continue
+        padded = [dim for dim in "GMCRS" if mapping.factor(dim) > bounds[dim]]
+        if tensor == "weights" and not padded:
+            continue  # level 0 sends the array only weights that exist
+        reason = f"their factors of {', '.join(padded)} pad the layer" if padded else "level 0 pads inputs"
+        problems.append(
+            f"{where}: {tensor} must be kept by a level from {mapping.levels[1].level} "
+            f"to {mapping.levels[index].level}, or come from level {mapping.levels[0].level} unpadded "
+            f"({reason})"
+        )
     inputs = [i for i, spec in enumerate(mapping.levels) if spec.keeps_tensor("inputs")]
     below = [mapping.levels[i].level for i in inputs if i > index]
     if below:
@@ -125,77 +128,3 @@ def _tensor_problems(mapping: Mapping, hierarchy: Hierarchy, index: int, where: 
             "the inputs of a flattened array must fan out only over its K and G, M loops"
         )
     return problems
-
-
-def flattened_variants(mapping: Mapping, hierarchy: Hierarchy, edge: int) -> list[Mapping]:
-    """Flattened versions of ``mapping`` that fill ``edge`` rows of its array level with C x R x S.
-
-    The array level is the level whose spatial loops carry C, R or S. Its C,
-    R, S loops (temporal and spatial) and those of the levels just above it
-    (taken from the innermost up, one level more per variant) become its
-    im2col extents (the tiles of the levels in between grow by them); the
-    rows fold over ``K``: ``K`` spatial ``min(edge, rows)`` and
-    ``ceil(rows / edge)`` folds, the fold loop outermost at the level.
-    Variants that do not fit (capacity, the conditions above) are the
-    caller's to drop; this only writes them.
-    """
-    index = next(
-        (
-            i
-            for i, level in enumerate(mapping.levels)
-            if any(loop.dim in IM2COL_DIMS and loop.factor > 1 for loop in level.spatial)
-        ),
-        None,
-    )
-    if index is None or any(level.flattens for level in mapping.levels):
-        return []
-    variants = []
-    below = mapping.levels[index + 1 :]
-    if any(loop.dim in IM2COL_DIMS for spec in below for loop in (*spec.temporal, *spec.spatial)):
-        return []
-    for top in range(index, 0, -1):
-        extents = {
-            dim: math.prod(
-                loop.factor
-                for spec in mapping.levels[top : index + 1]
-                for loop in (*spec.temporal, *spec.spatial)
-                if loop.dim == dim
-            )
-            for dim in IM2COL_DIMS
-        }
-        rows = math.prod(extents.values())
-        if rows <= 1:
-            continue
-        levels = []
-        for i, spec in enumerate(mapping.levels):
-            if top <= i < index:
-                levels.append(_without_crs(spec))
-            elif i == index:
-                width = min(edge, rows)
-                folds = -(-rows // width)
-                rest = _without_crs(spec)
-                levels.append(
-                    LevelMapping(
-                        level=spec.level,
-                        temporal=(*((Loop(FLATTENED, folds),) if folds > 1 else ()), *rest.temporal),
-                        spatial=(Loop(FLATTENED, width), *rest.spatial),
-                        keeps=spec.keeps,
-                        im2col=tuple(Loop(dim, extents[dim]) for dim in IM2COL_DIMS if extents[dim] > 1),
-                    )
-                )
-            else:
-                levels.append(spec)
-        variant = Mapping(tuple(levels), note=mapping.note)
-        if variant not in variants:
-            variants.append(variant)
-    return variants
-
-
-def _without_crs(spec: LevelMapping) -> LevelMapping:
-    """``spec`` without its C, R, S loops."""
-    return LevelMapping(
-        level=spec.level,
-        temporal=tuple(loop for loop in spec.temporal if loop.dim not in IM2COL_DIMS),
-        spatial=tuple(loop for loop in spec.spatial if loop.dim not in IM2COL_DIMS),
-        keeps=spec.keeps,
-    )

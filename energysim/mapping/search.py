@@ -213,6 +213,10 @@ class Searcher:
     def place(self, mapping: Mapping) -> Point | str:
         """The point of a mapping in the space, or the first reason why it lies outside."""
         space = self.space
+        flattened = mapping.flattened_level
+        if flattened is not None:
+            name = mapping.levels[flattened].level
+            return f"level {name}: flattens C, R, S (im2col), which the space's factors do not"
         temporal = [[1] * len(DIMENSIONS) for _ in range(space.levels)]
         per_level: list[list[list[dict[int, int]]]] = []
         for index, level in enumerate(mapping.levels):

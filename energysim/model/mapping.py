@@ -175,7 +175,9 @@ def loops(pairs: Iterable[tuple[str, int]]) -> tuple[Loop, ...]:
 
 # --- the YAML schema of a hand-written mapping ----------------------------------------------------
 
-Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S", "K"]
+Dim = Literal["G", "N", "M", "C", "P", "Q", "R", "S"]
+#: A loop of a mapping file: a dimension, or ``K`` at an im2col level.
+LoopDim = Literal["G", "N", "M", "C", "P", "Q", "R", "S", "K"]
 Im2colDim = Literal["C", "R", "S"]
 
 
@@ -190,8 +192,8 @@ class LevelMappingSpec(StrictModel):
     """
 
     level: Name
-    temporal: dict[Dim, Dimension] = Field(default_factory=dict)
-    spatial: dict[Dim, Dimension] = Field(default_factory=dict)
+    temporal: dict[LoopDim, Dimension] = Field(default_factory=dict)
+    spatial: dict[LoopDim, Dimension] = Field(default_factory=dict)
     keeps: tuple[Tensor, ...] | None = Field(default=None, max_length=len(TENSORS))
     im2col: dict[Im2colDim, Dimension] = Field(default_factory=dict)
 
