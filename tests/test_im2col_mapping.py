@@ -211,3 +211,12 @@ def test_a_flattened_variant_keeps_the_order_and_edge_constraints() -> None:
     assert not respects(
         _flattened(), effective_constraints({"version": 1, "im2col": False}, machine), machine
     )
+
+
+def test_the_readme_example_is_this_mapping(tmp_path: Path) -> None:
+    """The README's flattened mapping file is the hand-counted one above (so its numbers are these)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(part for part in text.split("```yaml")[1:] if "im2col:" in part.split("```")[0])
+    path = tmp_path / "readme.yaml"
+    path.write_text(block.split("```")[0])
+    assert es.load_mapping(path, _systolic(32, 32))[1] == _flattened()

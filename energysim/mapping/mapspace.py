@@ -20,6 +20,11 @@ A point of the space chooses, under a constraint set
   hardware level can hold;
 * **double buffering**: fixed by the hardware (``double_buffered``); no choice.
 
+Flattening C, R, S onto one edge (im2col) is not a product of per-dimension
+factors, so it is no axis of the space: the search writes flattened variants
+of its best points (:mod:`energysim.mapping.flatten`) and weighs them beside
+them (:func:`energysim.search.search_layer`).
+
 :func:`mapspace` counts the space without enumerating it (exact, except the
 loop orders, counted per level as permutations of every dimension that may
 have a factor above 1 there: an upper bound).
