@@ -67,7 +67,7 @@ def test_hand_counted_flattened_conv1() -> None:
     3,294,225 reads (multicast over the 32 columns). Outputs: one update per
     column per streamed pixel: 3,025 x 12 x 3 x 32 = 3,484,800, of which the
     96 x 3,025 = 290,400 first writes read nothing (reads 3,194,400), and
-    290,400 finished outputs go to DRAM.
+    290,400 finished outputs go to DRAM. The idle rows send no product either.
     """
     layer = _network().layers[0]
     machine = _systolic(32, 32)
@@ -90,6 +90,12 @@ def test_hand_counted_flattened_conv1() -> None:
     }
     assert {key: value for key, value in counts.counts.items() if value} == expected
     assert counts.mapped_macs == 111_513_600
+    # Over the SRAM's network: each weight to its PE once; each real MAC's input in, its product out.
+    assert dict(counts.transfers) == {
+        ("SRAM", "weights"): 34_848,
+        ("SRAM", "inputs"): 105_415_200,
+        ("SRAM", "outputs"): 105_415_200,
+    }
 
 
 def test_flattened_conv1_takes_the_fold_formula() -> None:

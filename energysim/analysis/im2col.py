@@ -26,11 +26,14 @@ views of the nest, each exact where it is used:
 
 **Idle rows.** ``K`` is padded to the fold loop times the edge (363 rows in
 12 folds of 32 is 384). The padded rows of the last fold hold nothing and
-move nothing: no weight is filled into them or read for them, and no input
-is read for them (SCALE-Sim's partial fold). A partial sum still passes
-through them, so output counts are unchanged (every fold has a real row:
-the checks require it). The GEMM view counts whole folds; weights and inputs
-there are linear in the rows of a fold (one per row of the edge), so the
+move nothing: no weight is filled into them or read for them, no input
+is read for them, and they send no product (SCALE-Sim's partial fold). A
+column's partial sum still passes them by, so the output counts are
+unchanged (every fold has a real row, and no level below ``F`` keeps
+outputs: the checks require both); only the products that the PEs send
+up in a burst are fewer. The GEMM view counts whole folds; weights and
+inputs there, and those products, are linear in the rows of a fold (one per
+row of the edge), so the
 rows that exist are the folds' real rows over the edge: per step kind the
 folds it meets are known (the first tile and loops outside the fold loop
 meet fold 0, the fold loop's own step folds 1 and on, loops inside it every
@@ -71,7 +74,7 @@ def plan_flattened(planner: _Planner, conv: _Planner, gemm: _Planner) -> None:
     flattened = planner.mapping.flattened_level
     assert flattened is not None
     conv.plan = planner.plan
-    planner.outputs()
+    gemm.outputs()
     for tensor in ("weights", "inputs"):
         chain = planner._chain(tensor)
         links = list(itertools.pairwise(chain))
@@ -113,15 +116,20 @@ def _merge_real_rows(planner: _Planner, gemm: _Planner) -> None:
         share = later if index == fold_index else first if index < fold_index else overall
         occurrences.append((plan.steps[key], bucket, source.step_counts[key], share))
     occurrences.append((plan.burst, source.burst, source.bursts, overall))
+    occurrences.append((plan.end, source.end, 1, Fraction(1)))  # the last drains: outputs only
     counts: dict[tuple[str, Tensor, str], Fraction] = {}
     transfers: dict[tuple[str, Tensor], Fraction] = {}
     for target, bucket, times, share in occurrences:
         for count_key, count in bucket.counts.items():
             target.counts[count_key] += count
-            counts[count_key] = counts.get(count_key, Fraction(0)) + count * times * (share - 1)
+            if count_key[1] != "outputs":
+                counts[count_key] = counts.get(count_key, Fraction(0)) + count * times * (share - 1)
         for transfer_key, moved in bucket.transfers.items():
             target.transfers[transfer_key] += moved
-            transfers[transfer_key] = transfers.get(transfer_key, Fraction(0)) + moved * times * (share - 1)
+            if transfer_key[1] != "outputs" or bucket is source.burst:
+                transfers[transfer_key] = transfers.get(transfer_key, Fraction(0)) + moved * times * (
+                    share - 1
+                )
         target.flows.extend(bucket.flows)
     for count_key, difference in counts.items():
         plan.start.counts[count_key] += _whole(difference)

@@ -15,7 +15,8 @@ conditions that keep every tile it computes a product of per-axis sets;
 * inputs reach the array from a level at or above it (not from level 0
   alone), with no spatial loops between, and no level below it keeps
   inputs (two rows of a fold may need one input at different output
-  pixels: a tile below there would not be a product);
+  pixels: a tile below there would not be a product) nor outputs (the rows
+  sum into their column as they pass; idle rows hold no partial sum);
 * weights reach the array through a level between 1 and it, or from level
   0 with no imperfect factor of G, M, C, R, S (level 0's padding rule is
   the conv view's, and then there is none).
@@ -114,6 +115,13 @@ def _tensor_problems(mapping: Mapping, bounds: dict[str, int], index: int, where
         problems.append(
             f"{where}: {', '.join(below)} keep inputs below the im2col level; "
             "flattened rows share inputs in no product shape there: bypass inputs below it"
+        )
+    below = [spec.level for spec in mapping.levels[index + 1 :] if spec.keeps_tensor("outputs")]
+    if below:
+        problems.append(
+            f"{where}: {', '.join(below)} keep outputs below the im2col level; the rows of a fold "
+            "sum into their column as they pass (the idle rows of the last fold hold none): bypass "
+            "outputs below it"
         )
     innermost = max((i for i in inputs if i <= index), default=index)
     between = [
