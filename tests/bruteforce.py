@@ -35,6 +35,30 @@ DESIGN.md lists them, written from those bullets, not from
 * every instance refills an output element it held before (there is no
   designated sibling); its first arrival starts from zero;
 * padding is an element like any other (nothing is filtered out of level 0).
+
+**im2col.** A mapping whose level ``F`` flattens C, R, S into ``K``
+(:class:`~energysim.model.mapping.LevelMapping`'s ``im2col`` extents C_F, R_F,
+S_F) is walked from the flattening's meaning, not from
+:mod:`energysim.analysis.im2col`: the nest's ``K`` loops give each MAC an index
+``k`` (mixed radix like any dimension); if ``k < C_F R_F S_F`` the MAC's
+reduction indices are ``c = c_outer C_F + k // (R_F S_F)``,
+``r = r_outer R_F + (k // S_F) % R_F``, ``s = s_outer S_F + k % S_F`` (``c_outer``
+the index of the C loops above ``F``, which are the only C loops of the nest);
+else it is an idle row of the last fold: it reads no weight and no input (they
+are in no tile because of it). Its output is a choice, ``idle_rows``:
+
+* ``"pass"`` (the contract of :mod:`energysim.analysis.im2col`: "a partial sum
+  still passes through them"): the idle row carries its column's partial sum,
+  a zero product onto the output ``(n, g, m, p, q)`` of its indices, as a padded
+  MAC of an imperfect factor does;
+* ``"none"``: it touches no output either (no tile, no update, no result sent).
+  At the flattening level and above both agree on every count (every fold has a
+  real row in each column), but not on the MAC results sent over networks, nor
+  below the flattening level, where an idle row's output register would drain
+  a step early: under ``"none"`` the value oracle computes wrong outputs there
+  (``tests/test_im2col_oracle.py``), so ``"pass"`` is the semantics checked.
+
+The timeloop mode refuses a flattened mapping, as the code does.
 """
 
 from __future__ import annotations
@@ -77,10 +101,46 @@ def nest_loops(mapping: Mapping) -> list[NestLoop]:
 def dim_indices(loops: list[NestLoop], values: list[int]) -> dict[str, int]:
     """Each dimension's index: sum of loop index x product of the factors of later loops of that dim."""
     indices = dict.fromkeys(DIMENSIONS, 0)
+    if any(loop.dim == "K" for loop in loops):  # an im2col nest: K is one more index
+        indices["K"] = 0
     for position, (loop, value) in enumerate(zip(loops, values, strict=True)):
         later = math.prod(other.factor for other in loops[position + 1 :] if other.dim == loop.dim)
         indices[loop.dim] += value * later
     return indices
+
+
+@dataclass(frozen=True)
+class Flattening:
+    """The im2col extents of the flattening level (C_F, R_F, S_F); ``rows`` = C_F R_F S_F."""
+
+    c: int
+    r: int
+    s: int
+
+    @classmethod
+    def of(cls, mapping: Mapping) -> Flattening | None:
+        """The mapping's flattening, or None if no level has im2col extents or ``K`` loops."""
+        for level in mapping.levels:
+            loops = (*level.temporal, *level.spatial)
+            if level.im2col or any(loop.dim == "K" for loop in loops):
+                extent = {loop.dim: loop.factor for loop in level.im2col}
+                return cls(extent.get("C", 1), extent.get("R", 1), extent.get("S", 1))
+        return None
+
+    @property
+    def rows(self) -> int:
+        return self.c * self.r * self.s
+
+    def unflatten(self, d: dict[str, int]) -> dict[str, int] | None:
+        """The MAC's real indices from its nest indices ``d`` (with ``K``); None for an idle row."""
+        k = d["K"]
+        if k >= self.rows:
+            return None
+        real = dict(d)
+        real["C"] = d["C"] * self.c + k // (self.r * self.s)
+        real["R"] = d["R"] * self.r + (k // self.s) % self.r
+        real["S"] = d["S"] * self.s + k % self.s
+        return real
 
 
 def tensor_element(tensor: Tensor, d: dict[str, int], bounds: LoopBounds) -> Element:
@@ -95,11 +155,28 @@ def tensor_element(tensor: Tensor, d: dict[str, int], bounds: LoopBounds) -> Ele
     return (d["N"], d["G"], d["C"], h, w)
 
 
+def mac_elements(
+    d: dict[str, int], bounds: LoopBounds, flattening: Flattening | None, idle_rows: str
+) -> dict[Tensor, Element]:
+    """The element of each tensor that the MAC with nest indices ``d`` touches (see the module docstring)."""
+    if flattening is not None:
+        real = flattening.unflatten(d)
+        if real is None:  # an idle row: no weight, no input; its column's partial sum, or nothing
+            return {"outputs": tensor_element("outputs", d, bounds)} if idle_rows == "pass" else {}
+        d = real
+    return {tensor: tensor_element(tensor, d, bounds) for tensor in TENSORS}
+
+
 class BruteForce:
     """Walks one mapped layer MAC by MAC; ``run`` returns (counts, transfers)."""
 
     def __init__(
-        self, mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, counting: str = "exact"
+        self,
+        mapping: Mapping,
+        bounds: LoopBounds,
+        hierarchy: Hierarchy,
+        counting: str = "exact",
+        idle_rows: str = "pass",
     ) -> None:
         self.timeloop = counting == "timeloop"
         self.mapping = mapping
@@ -112,11 +189,15 @@ class BruteForce:
         # The time steps in order, and the spatial points (PEs) of the padded nest.
         self.steps = list(itertools.product(*(range(lp.factor) for lp in self.temporal)))
         self.points = list(itertools.product(*(range(lp.factor) for lp in self.spatial)))
+        flattening = Flattening.of(mapping)
+        if flattening is not None and self.timeloop:
+            raise ValueError("the timeloop counting mode does not take an im2col (flattened) mapping")
         # How many temporal / spatial loops belong to levels above level i (i = 0 .. depth).
         self.temporal_above = [sum(1 for lp in self.temporal if lp.level < i) for i in range(self.depth + 1)]
         self.spatial_above = [sum(1 for lp in self.spatial if lp.level < i) for i in range(self.depth + 1)]
 
-        # The element of every tensor touched by the MAC at (step index, point).
+        # The element of every tensor touched by the MAC at (step index, point); an idle row of an
+        # im2col fold has no weight nor input entry (nor an output one under idle_rows="none").
         self.element: dict[Tensor, dict[tuple[int, tuple[int, ...]], Element]] = {t: {} for t in TENSORS}
         # tiles[i][t][(temporal prefix, instance)]: the tile of t at level i.
         self.tiles: list[dict[Tensor, dict[tuple[tuple[int, ...], Instance], set[Element]]]] = [
@@ -126,8 +207,7 @@ class BruteForce:
             for point in self.points:
                 values = self._interleave(loops, step, point)
                 d = dim_indices(loops, values)
-                for tensor in TENSORS:
-                    element = tensor_element(tensor, d, bounds)
+                for tensor, element in mac_elements(d, bounds, flattening, idle_rows).items():
                     self.element[tensor][(step_index, point)] = element
                     for i in range(self.depth):
                         key = (step[: self.temporal_above[i]], point[: self.spatial_above[i]])
@@ -280,7 +360,11 @@ class BruteForce:
         for instance in self.instances(level):
             below = self.points_below(level, instance)
             for step_index in range(len(self.steps)):
-                operands = [self.element[tensor][(step_index, point)] for point in below]
+                operands = [
+                    self.element[tensor][(step_index, point)]
+                    for point in below
+                    if (step_index, point) in self.element[tensor]  # not an idle im2col row
+                ]
                 if level == 0:
                     operands = [element for element in operands if self.in_memory(tensor, element)]
                 reads = len(set(operands)) if multicast else len(operands)
@@ -415,7 +499,11 @@ class BruteForce:
                         valued[instance] |= filled
                 ever[instance] |= tile
                 if innermost:
-                    touched = {self.element[tensor][(step_index, point)] for point in below[instance]}
+                    touched = {
+                        self.element[tensor][(step_index, point)]
+                        for point in below[instance]
+                        if (step_index, point) in self.element[tensor]  # not an idle im2col row
+                    }
                     if level == 0:  # the MACs write no padded output into level 0
                         touched = {e for e in touched if self.in_memory(tensor, e)}
                     self.add(level, tensor, "update", len(touched))
@@ -447,10 +535,15 @@ def lowest_corner(tile: set[Element]) -> Element:
 
 
 def brute_force_counts(
-    mapping: Mapping, bounds: LoopBounds, hierarchy: Hierarchy, counting: str = "exact"
+    mapping: Mapping,
+    bounds: LoopBounds,
+    hierarchy: Hierarchy,
+    counting: str = "exact",
+    idle_rows: str = "pass",
 ) -> tuple[Counts, Transfers]:
     """Access counts and network transfers of ``mapping``, by walking every MAC (zero counts omitted).
 
-    ``counting`` is ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules).
+    ``counting`` is ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules);
+    ``idle_rows`` (``pass`` or ``none``) what an idle im2col row does with outputs (module docstring).
     """
-    return BruteForce(mapping, bounds, hierarchy, counting).run()
+    return BruteForce(mapping, bounds, hierarchy, counting, idle_rows).run()

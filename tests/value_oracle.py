@@ -33,6 +33,19 @@ with every level instance holding real values keyed by tensor coordinates:
 :func:`run` returns the outputs the schedule computed and its counts per
 (level, tensor, action); :func:`reference_outputs` is numpy's direct computation.
 Everything is small (a few thousand MACs at most): this is a test oracle, not a tool.
+
+**im2col.** A level ``F`` may flatten C, R, S (its ``im2col`` extents C_F, R_F,
+S_F) into ``K``, written from the flattening's meaning, not from
+:mod:`energysim.analysis.im2col`: a MAC's ``K`` index ``k`` (mixed radix over
+the nest's ``K`` loops, like any dimension) is, if ``k < C_F R_F S_F``, the
+reduction ``c = c_outer C_F + k // (R_F S_F)``, ``r = r_outer R_F + (k // S_F) % R_F``,
+``s = s_outer S_F + k % S_F`` (``c_outer``: the index of the C loops above ``F``,
+the nest's only C loops); otherwise it is an idle row of the last fold: it reads
+no weight and no input. ``idle_rows="pass"`` (:mod:`energysim.analysis.im2col`'s
+contract: a partial sum still passes through it) adds a zero product to its
+column's output, as a padded MAC does; ``"none"`` has it touch no output either.
+The tiles of such a nest are not boxes of loop indices, so they are the elements
+its MACs touch, enumerated MAC by MAC (:func:`_touched_tiles`).
 """
 
 from __future__ import annotations
@@ -55,7 +68,9 @@ Prefix = tuple[tuple[int, ...], ...]  # the same, per level
 Tiles = dict[str, set[Element]]
 Counts = Counter[tuple[str, str, str]]
 TENSORS = ("weights", "inputs", "outputs")
-REDUCTION_DIMS = frozenset({"C", "R", "S"})
+REDUCTION_DIMS = frozenset({"C", "R", "S", "K"})  # K: the flattened reduction of an im2col level
+#: The nest's loop dimensions: the layer's and an im2col level's flattened index K.
+NEST_DIMS = (*DIMENSIONS, "K")
 
 
 @dataclass(frozen=True)
@@ -121,20 +136,20 @@ class Nest:
             for position, loop in enumerate(group)
         ]
         weight: dict[tuple[str, int, int], int] = {}
-        inner = dict.fromkeys(DIMENSIONS, 1)
+        inner = dict.fromkeys(NEST_DIMS, 1)
         for kind, index, position, loop in reversed(order):
             weight[(kind, index, position)] = inner[loop.dim]
             inner[loop.dim] *= loop.factor
         extent = []
         for index in range(len(mapping.levels)):
             below = [loop for kind, i, _, loop in order if i >= index]
-            extent.append({d: math.prod(lp.factor for lp in below if lp.dim == d) for d in DIMENSIONS})
+            extent.append({d: math.prod(lp.factor for lp in below if lp.dim == d) for d in NEST_DIMS})
         return cls(temporal, spatial, weight, tuple(extent))
 
     def base(self, kind: str, level: int, indices: tuple[int, ...]) -> dict[str, int]:
         """Offset of each dimension contributed by the loops ``kind`` of ``level`` at ``indices``."""
         loops = self.temporal[level] if kind == "t" else self.spatial[level]
-        offset = dict.fromkeys(DIMENSIONS, 0)
+        offset = dict.fromkeys(NEST_DIMS, 0)
         for position, (loop, index) in enumerate(zip(loops, indices, strict=True)):
             offset[loop.dim] += index * self.weight[(kind, level, position)]
         return offset
@@ -145,7 +160,7 @@ def _ranges(loops: tuple[Loop, ...]) -> list[tuple[int, ...]]:
 
 
 def _add(*offsets: dict[str, int]) -> dict[str, int]:
-    return {d: sum(o[d] for o in offsets) for d in DIMENSIONS}
+    return {d: sum(o[d] for o in offsets) for d in NEST_DIMS}
 
 
 def tile_elements(problem: Problem, low: dict[str, int], extent: dict[str, int], tensor: str) -> set[Element]:
@@ -176,6 +191,54 @@ def is_padding(problem: Problem, tensor: str, element: Element) -> bool:
     return n >= z["N"] or g >= z["G"] or c >= z["C"] or not (ph <= row < ph + h and pw <= col < pw + w)
 
 
+@dataclass(frozen=True)
+class Im2col:
+    """The extents C_F, R_F, S_F an im2col level flattens into ``K``; ``rows`` = C_F R_F S_F."""
+
+    c: int
+    r: int
+    s: int
+
+    @classmethod
+    def of(cls, mapping: Mapping, idle_rows: str = "pass") -> Im2col | None:
+        """The flattening of ``mapping`` (its level with im2col extents or ``K`` loops), or None."""
+        for level in mapping.levels:
+            if level.im2col or any(loop.dim == "K" for loop in (*level.temporal, *level.spatial)):
+                extent = {loop.dim: loop.factor for loop in level.im2col}
+                return cls(extent.get("C", 1), extent.get("R", 1), extent.get("S", 1), idle_rows)
+        return None
+
+    idle_rows: str = "pass"
+
+    def real(self, i: dict[str, int]) -> dict[str, int] | None:
+        """A MAC's C, R, S from its ``K`` index and the outer C, R, S loops; None: an idle row."""
+        k, rows = i["K"], self.c * self.r * self.s
+        if k >= rows:
+            return None
+        c_in, r_in, s_in = k // (self.r * self.s), (k // self.s) % self.r, k % self.s
+        return i | {"C": i["C"] * self.c + c_in, "R": i["R"] * self.r + r_in, "S": i["S"] * self.s + s_in}
+
+
+def mac_elements(problem: Problem, im2col: Im2col | None, i: dict[str, int]) -> dict[str, Element] | None:
+    """The weight, input and output a MAC with nest indices ``i`` touches.
+
+    An idle im2col row touches only its column's output (``idle_rows="pass"``) or nothing (None).
+    """
+    if im2col is not None:
+        real = im2col.real(i)
+        if real is None:
+            if im2col.idle_rows == "pass":
+                return {"outputs": (i["N"], i["G"], i["M"], i["P"], i["Q"])}
+            return None
+        i = real
+    (sh, sw), (dh, dw) = problem.stride, problem.dilation
+    return {
+        "weights": (i["G"], i["M"], i["C"], i["R"], i["S"]),
+        "inputs": (i["N"], i["G"], i["C"], i["P"] * sh + i["R"] * dh, i["Q"] * sw + i["S"] * dw),
+        "outputs": (i["N"], i["G"], i["M"], i["P"], i["Q"]),
+    }
+
+
 # --- the machine state ----------------------------------------------------------------------------
 
 
@@ -189,7 +252,9 @@ class Run:
     weights: np.ndarray
     inputs: np.ndarray
     planted_bug: bool = False
+    idle_rows: str = "pass"
     nest: Nest = field(init=False)
+    im2col: Im2col | None = field(init=False)
     counts: Counts = field(default_factory=Counter)
     # (level, instance) -> tensor -> element -> value; an output's None: no real partial sum yet
     held: dict[tuple[int, Instance], dict[str, dict[Element, int | None]]] = field(default_factory=dict)
@@ -198,6 +263,7 @@ class Run:
 
     def __post_init__(self) -> None:
         self.nest = Nest.of(self.mapping)
+        self.im2col = Im2col.of(self.mapping, self.idle_rows)
         self.names = [level.level for level in self.mapping.levels]
         self.held[(0, ())] = {tensor: {} for tensor in TENSORS}
 
@@ -277,9 +343,13 @@ def run(
     weights: np.ndarray,
     inputs: np.ndarray,
     planted_bug: bool = False,
+    idle_rows: str = "pass",
 ) -> tuple[np.ndarray, Counts]:
-    """Execute ``mapping`` on real numbers: the outputs it computed and its access counts."""
-    state = Run(problem, hierarchy, mapping, weights, inputs, planted_bug)
+    """Execute ``mapping`` on real numbers: the outputs it computed and its access counts.
+
+    ``idle_rows`` is what an idle im2col row does with outputs (module docstring).
+    """
+    state = Run(problem, hierarchy, mapping, weights, inputs, planted_bug, idle_rows)
     nest, levels = state.nest, len(mapping.levels)
     steps = [_ranges(nest.temporal[k]) for k in range(levels)]
     previous: Prefix | None = None
@@ -296,7 +366,7 @@ def _tile_low(state: Run, temporal: Prefix, spatial: Prefix) -> dict[str, int]:
     """The first index of every dimension in the tile of the instance ``spatial`` at ``temporal``."""
     offsets = [state.nest.base("t", k, temporal[k]) for k in range(len(spatial))]
     offsets += [state.nest.base("s", k, spatial[k]) for k in range(len(spatial))]
-    return _add(*offsets) if offsets else dict.fromkeys(DIMENSIONS, 0)
+    return _add(*offsets) if offsets else dict.fromkeys(NEST_DIMS, 0)
 
 
 def _transition(state: Run, temporal: Prefix | None, changed: int) -> None:
@@ -307,7 +377,9 @@ def _transition(state: Run, temporal: Prefix | None, changed: int) -> None:
             continue
         for prefix in _spatial_prefixes(state.nest, level):
             new = None
-            if temporal is not None:
+            if temporal is not None and state.im2col is not None:
+                new = _touched_tiles(state, temporal, prefix)
+            elif temporal is not None:
                 low, extent = _tile_low(state, temporal, prefix), state.nest.extent[level]
                 new = {tensor: tile_elements(state.problem, low, extent, tensor) for tensor in TENSORS}
             state.next_tiles[(level, _flat(prefix))] = new
@@ -316,6 +388,24 @@ def _transition(state: Run, temporal: Prefix | None, changed: int) -> None:
         return
     for level in range(max(changed, 1), levels):  # fills, outermost first
         _fill(state, level)
+
+
+def _touched_tiles(state: Run, temporal: Prefix, spatial: Prefix) -> Tiles:
+    """The tiles of the instance ``spatial`` at ``temporal``: what the MACs under it touch (im2col).
+
+    Every index of the loops of its level and below, MAC by MAC; an idle row touches nothing.
+    """
+    nest, level, levels = state.nest, len(spatial), len(state.mapping.levels)
+    low = _tile_low(state, temporal, spatial)
+    inner = [(kind, k) for k in range(level, levels) for kind in ("t", "s")]
+    groups = [_ranges(nest.temporal[k] if kind == "t" else nest.spatial[k]) for kind, k in inner]
+    tiles: Tiles = {tensor: set() for tensor in TENSORS}
+    for indices in itertools.product(*groups):
+        i = _add(low, *(nest.base(kind, k, index) for (kind, k), index in zip(inner, indices, strict=True)))
+        elements = mac_elements(state.problem, state.im2col, i)
+        for tensor, element in (elements or {}).items():
+            tiles[tensor].add(element)
+    return tiles
 
 
 def _drain(state: Run, level: int) -> None:
@@ -388,21 +478,22 @@ def _macs(state: Run, temporal: Prefix) -> None:
     where = {tensor: state.innermost(tensor) for tensor in TENSORS}
     for prefix in _spatial_prefixes(nest, levels):
         i = _add(low_t, *(nest.base("s", k, prefix[k]) for k in range(levels)))
-        (sh, sw), (dh, dw) = problem.stride, problem.dilation
+        elements = mac_elements(problem, state.im2col, i)
+        if elements is None:  # an idle row of an im2col fold ("none"): no operand, no product
+            continue
         flat = _flat(prefix)
-        operands = {
-            "weights": (i["G"], i["M"], i["C"], i["R"], i["S"]),
-            "inputs": (i["N"], i["G"], i["C"], i["P"] * sh + i["R"] * dh, i["Q"] * sw + i["S"] * dw),
-        }
+        key = (flat[: _instance_length(state, where["outputs"])], elements["outputs"])
+        if "weights" not in elements:  # an idle row passing its column's partial sum: a zero product
+            products[key] = products.get(key, 0)
+            continue
         values = []
-        for tensor, element in operands.items():
+        for tensor in ("weights", "inputs"):
+            element = elements[tensor]
             instance = flat[: _instance_length(state, where[tensor])]
             value = state.read_source(where[tensor], instance, tensor, element)
             assert value is not None, f"{tensor} {element} not held at {state.names[where[tensor]]}"
             values.append(value)
             reads[tensor].add((instance, element, state.copies(where[tensor], levels, prefix)))
-        out = (i["N"], i["G"], i["M"], i["P"], i["Q"])
-        key = (flat[: _instance_length(state, where["outputs"])], out)
         products[key] = products.get(key, 0) + values[0] * values[1]
     for tensor, demands in reads.items():
         for _, element, _ in demands:
