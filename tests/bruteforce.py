@@ -44,19 +44,12 @@ S_F) is walked from the flattening's meaning, not from
 reduction indices are ``c = c_outer C_F + k // (R_F S_F)``,
 ``r = r_outer R_F + (k // S_F) % R_F``, ``s = s_outer S_F + k % S_F`` (``c_outer``
 the index of the C loops above ``F``, which are the only C loops of the nest);
-else it is an idle row of the last fold: it reads no weight and no input (they
-are in no tile because of it). Its output is a choice, ``idle_rows``:
-
-* ``"pass"`` (the contract of :mod:`energysim.analysis.im2col`: "a partial sum
-  still passes through them"): the idle row carries its column's partial sum,
-  a zero product onto the output ``(n, g, m, p, q)`` of its indices, as a padded
-  MAC of an imperfect factor does;
-* ``"none"``: it touches no output either (no tile, no update, no result sent).
-  At the flattening level and above both agree on every count (every fold has a
-  real row in each column), but not on the MAC results sent over networks, nor
-  below the flattening level, where an idle row's output register would drain
-  a step early: under ``"none"`` the value oracle computes wrong outputs there
-  (``tests/test_im2col_oracle.py``), so ``"pass"`` is the semantics checked.
+else it is an idle row of the last fold: it touches no element at all (no
+weight, no input, no output: it is in no tile, reads nothing, updates nothing
+and sends no result). Every fold has a real row in each column, so the column's
+outputs are still touched at that step; a mapping that keeps outputs below the
+flattening level (where an idle row's register would hold nothing) is refused
+by the mapping check.
 
 The timeloop mode refuses a flattened mapping, as the code does.
 """
@@ -156,13 +149,13 @@ def tensor_element(tensor: Tensor, d: dict[str, int], bounds: LoopBounds) -> Ele
 
 
 def mac_elements(
-    d: dict[str, int], bounds: LoopBounds, flattening: Flattening | None, idle_rows: str
+    d: dict[str, int], bounds: LoopBounds, flattening: Flattening | None
 ) -> dict[Tensor, Element]:
     """The element of each tensor that the MAC with nest indices ``d`` touches (see the module docstring)."""
     if flattening is not None:
         real = flattening.unflatten(d)
-        if real is None:  # an idle row: no weight, no input; its column's partial sum, or nothing
-            return {"outputs": tensor_element("outputs", d, bounds)} if idle_rows == "pass" else {}
+        if real is None:  # an idle row touches nothing
+            return {}
         d = real
     return {tensor: tensor_element(tensor, d, bounds) for tensor in TENSORS}
 
@@ -176,7 +169,6 @@ class BruteForce:
         bounds: LoopBounds,
         hierarchy: Hierarchy,
         counting: str = "exact",
-        idle_rows: str = "pass",
     ) -> None:
         self.timeloop = counting == "timeloop"
         self.mapping = mapping
@@ -197,7 +189,7 @@ class BruteForce:
         self.spatial_above = [sum(1 for lp in self.spatial if lp.level < i) for i in range(self.depth + 1)]
 
         # The element of every tensor touched by the MAC at (step index, point); an idle row of an
-        # im2col fold has no weight nor input entry (nor an output one under idle_rows="none").
+        # im2col fold has no entry.
         self.element: dict[Tensor, dict[tuple[int, tuple[int, ...]], Element]] = {t: {} for t in TENSORS}
         # tiles[i][t][(temporal prefix, instance)]: the tile of t at level i.
         self.tiles: list[dict[Tensor, dict[tuple[tuple[int, ...], Instance], set[Element]]]] = [
@@ -207,7 +199,7 @@ class BruteForce:
             for point in self.points:
                 values = self._interleave(loops, step, point)
                 d = dim_indices(loops, values)
-                for tensor, element in mac_elements(d, bounds, flattening, idle_rows).items():
+                for tensor, element in mac_elements(d, bounds, flattening).items():
                     self.element[tensor][(step_index, point)] = element
                     for i in range(self.depth):
                         key = (step[: self.temporal_above[i]], point[: self.spatial_above[i]])
@@ -539,11 +531,9 @@ def brute_force_counts(
     bounds: LoopBounds,
     hierarchy: Hierarchy,
     counting: str = "exact",
-    idle_rows: str = "pass",
 ) -> tuple[Counts, Transfers]:
     """Access counts and network transfers of ``mapping``, by walking every MAC (zero counts omitted).
 
-    ``counting`` is ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules);
-    ``idle_rows`` (``pass`` or ``none``) what an idle im2col row does with outputs (module docstring).
+    ``counting`` is ``exact`` (an ideal buffer) or ``timeloop`` (timeloop-model's rules).
     """
-    return BruteForce(mapping, bounds, hierarchy, counting, idle_rows).run()
+    return BruteForce(mapping, bounds, hierarchy, counting).run()

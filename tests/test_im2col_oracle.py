@@ -6,11 +6,10 @@ from two views of the nest. The oracles here walk the flattened nest itself,
 from the flattening's meaning only (``tests/bruteforce.py``,
 ``tests/value_oracle.py``): a MAC's ``K`` index ``k`` is the reduction
 ``(c_in, r_in, s_in)`` of F's im2col extents, offset by the C, R, S loops above
-F; a ``k`` past C_F x R_F x S_F is an idle row of the last fold: it touches no
-weight and no input, and passes its column's partial sum (a zero product onto
-its output, the contract's "a partial sum still passes through them";
-:func:`test_idle_rows_pass_their_columns_partial_sum` shows why touching no
-output at all cannot be the rule).
+F; a ``k`` past C_F x R_F x S_F is an idle row of the last fold: it touches
+nothing (no weight, no input, no output, no result sent).
+:func:`test_outputs_kept_below_the_flattened_level_are_refused` shows why the
+mapping check must then refuse per-PE output registers below F.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ def random_case(seed: int) -> tuple[Any, es.Hierarchy, Mapping] | None:
     The flattening level F (1 .. depth-1) fans K out over an edge and folds it; C, R, S
     are split into F's im2col extents and (when those do not cover them) loops above F;
     the other dimensions go to random loops (spatial at or below F: G or M only);
-    levels below F keep weights and/or outputs, never inputs.
+    levels below F keep weights (the check refuses inputs and outputs there).
     """
     rng = random.Random(seed)
     layer = random_layer(rng)
@@ -122,7 +121,7 @@ def random_case(seed: int) -> tuple[Any, es.Hierarchy, Mapping] | None:
             chance = {"weights": 0.8, "inputs": 1.0, "outputs": 0.7}  # F keeps inputs
             kept = [t for t in TENSORS if t == "inputs" or rng.random() < chance[t]]
         else:
-            kept = [t for t in ("weights", "outputs") if rng.random() < 0.6] or ["weights"]
+            kept = ["weights"]
         keeps.append(tuple(t for t in TENSORS if t in kept))
     levels, instances = [], [1]
     for index in range(depth):
@@ -172,8 +171,6 @@ def features(case: tuple[Any, es.Hierarchy, Mapping]) -> set[str]:
         found.add("C, R or S loops above F")
     if any(lower.keeps_tensor("weights") for lower in below):
         found.add("weights kept below F")
-    if any(lower.keeps_tensor("outputs") for lower in below):
-        found.add("outputs kept below F")
     if getattr(layer, "padding", 0):
         found.add("conv padding")
     return found
@@ -183,7 +180,6 @@ ALL_FEATURES = {
     "partial last fold",
     "C, R or S loops above F",
     "weights kept below F",
-    "outputs kept below F",
     "conv padding",
 }
 
@@ -267,16 +263,18 @@ def test_alexnet_conv1_like_by_hand() -> None:
       (c, p + r, q + s), the M2 columns share them (multicast): GLB input reads =
       real rows per pixel per fold, 4 pixels x (8 + 8 + 8 + 3) = 108 (a padded
       fold: 128).
-    * Outputs: each step's 16 products land on 2 outputs (one per column, an
+    * Outputs: each step's products land on 2 outputs (one per column, an
       adder tree): 16 steps x 2 = 32 GLB updates, 32 - 8 first writes = 24
-      reads; the 8 outputs drain to DRAM once at the end.
+      reads; the 8 outputs drain to DRAM once at the end. Over the GLB's
+      network: one input in and one product out per real MAC (216 each; the
+      idle rows take and send nothing).
     """
     layer, hierarchy, mapping = alexnet_conv1_like()
     bounds = layer.loop_bounds
     counts, transfers = brute_force_counts(mapping, bounds, hierarchy)
     assert counts == HAND_COUNTS
     assert transfers[("GLB", "inputs")] == 216  # one operand per real MAC
-    assert transfers[("GLB", "outputs")] == 16 * 16  # every PE passes its column's partial sum
+    assert transfers[("GLB", "outputs")] == 216  # one product sent up per real MAC (idle rows send none)
     assert execute(layer, hierarchy, mapping) == HAND_COUNTS
     analytic = count_accesses(mapping, bounds, hierarchy, bounds.macs)
     assert {key: value for key, value in analytic.counts.items() if value} == HAND_COUNTS
@@ -333,30 +331,25 @@ def per_pe_output_register() -> tuple[Any, es.Hierarchy, Mapping]:
     return layer, hierarchy, mapping
 
 
-def test_idle_rows_pass_their_columns_partial_sum() -> None:
-    """Why the oracles let an idle row touch its column's output (``idle_rows="pass"``).
+def test_outputs_kept_below_the_flattened_level_are_refused() -> None:
+    """Why the check refuses per-PE output registers below F (the oracle shows the sum it would lose).
 
     PE 1's register holds the partial sum of row 1 after fold 1; in fold 2 PE 1 is
-    idle. If an idle row touched no output, that register's tile would be empty in
-    fold 2 and row 1's partial sum would drain to DRAM a step before PE 0's, which,
-    designated to carry DRAM's running sum, then overwrites it: the schedule would
-    compute w0 x0 + w2 x2, not the dot product. Passing the partial sum through
-    the idle row keeps both registers' sums until they drain together (one DRAM update).
+    idle and touches nothing, so its register's tile is empty and row 1's partial
+    sum drains to DRAM a step before PE 0's, which, designated to carry DRAM's
+    running sum, then overwrites it: the schedule computes w0 x0 + w2 x2, not the
+    dot product, with 2 DRAM updates for one output.
     """
     layer, hierarchy, mapping = per_pe_output_register()
+    with pytest.raises(EnergySimError, match="keep outputs below the im2col level"):
+        es.check_mapping(mapping, layer, hierarchy)
     problem = Problem.of(layer)
     weights, inputs = random_operands(problem, 3)
     expected = reference_outputs(problem, weights, inputs)
     outputs, counts = run(problem, hierarchy, mapping, weights, inputs)
-    np.testing.assert_array_equal(outputs, expected)
-    assert counts[("DRAM", "outputs", "update")] == 1
-    wrong, wrong_counts = run(problem, hierarchy, mapping, weights, inputs, idle_rows="none")
     lost = weights[0, 0, 1, 0, 0] * inputs[0, 0, 1, 0, 0]
-    np.testing.assert_array_equal(wrong, expected - lost)
-    assert wrong_counts[("DRAM", "outputs", "update")] == 2
-    none, _ = brute_force_counts(mapping, layer.loop_bounds, hierarchy, idle_rows="none")
-    assert none[("DRAM", "outputs", "update")] == 2
-    assert_agrees(mapping, layer.loop_bounds, hierarchy)
+    np.testing.assert_array_equal(outputs, expected - lost)
+    assert counts[("DRAM", "outputs", "update")] == 2
 
 
 def test_brute_force_refuses_timeloop_mode_for_a_flattened_mapping() -> None:

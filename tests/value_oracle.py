@@ -40,10 +40,9 @@ S_F) into ``K``, written from the flattening's meaning, not from
 the nest's ``K`` loops, like any dimension) is, if ``k < C_F R_F S_F``, the
 reduction ``c = c_outer C_F + k // (R_F S_F)``, ``r = r_outer R_F + (k // S_F) % R_F``,
 ``s = s_outer S_F + k % S_F`` (``c_outer``: the index of the C loops above ``F``,
-the nest's only C loops); otherwise it is an idle row of the last fold: it reads
-no weight and no input. ``idle_rows="pass"`` (:mod:`energysim.analysis.im2col`'s
-contract: a partial sum still passes through it) adds a zero product to its
-column's output, as a padded MAC does; ``"none"`` has it touch no output either.
+the nest's only C loops); otherwise it is an idle row of the last fold and
+touches nothing (no weight, no input, no output; the mapping check refuses
+outputs kept below the flattening level, where that would lose a sum).
 The tiles of such a nest are not boxes of loop indices, so they are the elements
 its MACs touch, enumerated MAC by MAC (:func:`_touched_tiles`).
 """
@@ -200,15 +199,13 @@ class Im2col:
     s: int
 
     @classmethod
-    def of(cls, mapping: Mapping, idle_rows: str = "pass") -> Im2col | None:
+    def of(cls, mapping: Mapping) -> Im2col | None:
         """The flattening of ``mapping`` (its level with im2col extents or ``K`` loops), or None."""
         for level in mapping.levels:
             if level.im2col or any(loop.dim == "K" for loop in (*level.temporal, *level.spatial)):
                 extent = {loop.dim: loop.factor for loop in level.im2col}
-                return cls(extent.get("C", 1), extent.get("R", 1), extent.get("S", 1), idle_rows)
+                return cls(extent.get("C", 1), extent.get("R", 1), extent.get("S", 1))
         return None
-
-    idle_rows: str = "pass"
 
     def real(self, i: dict[str, int]) -> dict[str, int] | None:
         """A MAC's C, R, S from its ``K`` index and the outer C, R, S loops; None: an idle row."""
@@ -222,13 +219,11 @@ class Im2col:
 def mac_elements(problem: Problem, im2col: Im2col | None, i: dict[str, int]) -> dict[str, Element] | None:
     """The weight, input and output a MAC with nest indices ``i`` touches.
 
-    An idle im2col row touches only its column's output (``idle_rows="pass"``) or nothing (None).
+    An idle im2col row touches nothing (None).
     """
     if im2col is not None:
         real = im2col.real(i)
         if real is None:
-            if im2col.idle_rows == "pass":
-                return {"outputs": (i["N"], i["G"], i["M"], i["P"], i["Q"])}
             return None
         i = real
     (sh, sw), (dh, dw) = problem.stride, problem.dilation
@@ -252,7 +247,6 @@ class Run:
     weights: np.ndarray
     inputs: np.ndarray
     planted_bug: bool = False
-    idle_rows: str = "pass"
     nest: Nest = field(init=False)
     im2col: Im2col | None = field(init=False)
     counts: Counts = field(default_factory=Counter)
@@ -263,7 +257,7 @@ class Run:
 
     def __post_init__(self) -> None:
         self.nest = Nest.of(self.mapping)
-        self.im2col = Im2col.of(self.mapping, self.idle_rows)
+        self.im2col = Im2col.of(self.mapping)
         self.names = [level.level for level in self.mapping.levels]
         self.held[(0, ())] = {tensor: {} for tensor in TENSORS}
 
@@ -343,13 +337,9 @@ def run(
     weights: np.ndarray,
     inputs: np.ndarray,
     planted_bug: bool = False,
-    idle_rows: str = "pass",
 ) -> tuple[np.ndarray, Counts]:
-    """Execute ``mapping`` on real numbers: the outputs it computed and its access counts.
-
-    ``idle_rows`` is what an idle im2col row does with outputs (module docstring).
-    """
-    state = Run(problem, hierarchy, mapping, weights, inputs, planted_bug, idle_rows)
+    """Execute ``mapping`` on real numbers: the outputs it computed and its access counts."""
+    state = Run(problem, hierarchy, mapping, weights, inputs, planted_bug)
     nest, levels = state.nest, len(mapping.levels)
     steps = [_ranges(nest.temporal[k]) for k in range(levels)]
     previous: Prefix | None = None
