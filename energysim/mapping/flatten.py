@@ -2,8 +2,8 @@
 
 A product of per-dimension factors fills an array edge only as far as the
 factors of C, R and S allow (AlexNet conv1's 3 x 11 x 11 = 363 reduction
-gives at most R11 x S2 = 22 of 32 rows); flattened, 363 rows fold as 11 of
-32 and one of 11. :func:`flattened_variants` writes such variants of a
+takes at least 16 folds of 32 rows that way, C3 R3 S3 with R and S padded to
+12); flattened, 363 rows fold as 11 of 32 and one of 11. :func:`flattened_variants` writes such variants of a
 mapping for the search (:mod:`energysim.search`) to weigh by the same
 exact counts and engine as any other; :mod:`energysim.mapping.im2col`
 states when they are valid.
