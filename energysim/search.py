@@ -253,7 +253,7 @@ def _search_one(
         space, score_fn, start_from + seeds, seed, evaluations, budget_s, top_k, estimate_fn=estimate_fn
     )
     top = [(mapping, metrics[mapping]) for _, _, mapping in ranked.best]
-    top = _with_flattened(top, layer, hierarchy, weights, rules, score_fn)
+    top = _with_flattened(top, layer, hierarchy, weights, rules, score_fn, start_from)
     return _checked(top, layer, hierarchy, ranked.explored, top_k)
 
 
@@ -264,36 +264,53 @@ def _with_flattened(
     weights: tuple[float, float],
     rules: Constraints,
     score_fn: ScoreFn,
+    start_from: list[Mapping],
 ) -> list[tuple[Mapping, Metrics]]:
-    """``top`` and the flattened variants of its first :data:`FLATTEN_FROM` that fit, by score.
+    """``top`` and the flattened mappings that fit and keep ``rules``, by score (ties: ``top``'s first).
 
     The space's tile factors are products per dimension; flattening C, R, S
     onto the array's reduction edge (:mod:`energysim.mapping.flatten`) is
     the one layout they cannot say, so the search weighs it here by the same
-    score (a tie keeps the space's mapping first) where ``rules`` allow it
-    (:func:`~energysim.mapping.flatten.respects`), and the engine's pool
-    (:func:`_reranked`) takes it from there.
+    score: the flattened variants of the first :data:`FLATTEN_FROM` of
+    ``top`` and the flattened ones of ``start_from`` (the space cannot place
+    those), where ``rules`` allow them
+    (:func:`~energysim.mapping.flatten.respects`); the engine's pool
+    (:func:`_reranked`) takes them from there.
     """
     assert layer.loop_bounds is not None
     metrics = _metrics_of(layer, hierarchy)
     seen = {mapping for mapping, _ in top}
     ranked = [(score(known, weights), mapping) for mapping, known in top]
-    for mapping, _ in top[:FLATTEN_FROM]:
-        for variant in flattened_variants(mapping, hierarchy, layer.loop_bounds.sizes):
-            if variant in seen:
-                continue
-            seen.add(variant)
-            if not respects(variant, rules, hierarchy):
-                continue
-            if structure_problems(variant, layer, hierarchy) or capacity_problems(
-                variant, layer, hierarchy, Nest(variant, layer.loop_bounds)
-            ):
-                continue
-            value = score_fn(variant)
-            if value is not None:
-                ranked.append((value, variant))
+    earlier = [Mapping(m.levels) for m in start_from if m.flattened_level is not None]
+    perfect = not rules.imperfect
+    variants = [
+        v
+        for m, _ in top[:FLATTEN_FROM]
+        for v in flattened_variants(m, hierarchy, layer.loop_bounds.sizes, perfect)
+    ]
+    for candidate in (*earlier, *variants):
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        if not _fits(candidate, layer, hierarchy) or not respects(candidate, rules, hierarchy):
+            continue
+        value = score_fn(candidate)
+        if value is not None:
+            ranked.append((value, candidate))
     ranked.sort(key=lambda item: item[0])  # stable: ties keep the order above
     return [(mapping, metrics[mapping]) for _, mapping in ranked[: len(top)]]
+
+
+def _fits(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy) -> bool:
+    """True if ``mapping`` fits the layer and the hierarchy as it is."""
+    assert layer.loop_bounds is not None
+    try:
+        return not (
+            structure_problems(mapping, layer, hierarchy)
+            or capacity_problems(mapping, layer, hierarchy, Nest(mapping, layer.loop_bounds))
+        )
+    except EnergySimError:
+        return False
 
 
 def _score_fn(
@@ -375,7 +392,7 @@ def _reranked(
     metrics = _metrics_of(layer, hierarchy)
     score_fn = _score_fn(layer, hierarchy, weights, metrics)
     pool.update(dict.fromkeys(_in_space(space, _seeds(layer, hierarchy), score_fn)))
-    pool.update(dict.fromkeys(_fitting(layer, hierarchy, start_from, score_fn)))
+    pool.update(dict.fromkeys(_fitting(space, start_from, score_fn)))
     ranked = []
     for mapping in pool:
         # A cached search's mapping may have left the score cache (MAX_METRIC_CONTEXTS): score it again.
@@ -389,20 +406,23 @@ def _reranked(
     return _checked(ranked, layer, hierarchy, explored, top_k)
 
 
-def _fitting(
-    layer: LayerBase, hierarchy: Hierarchy, mappings: list[Mapping], score_fn: ScoreFn
-) -> list[Mapping]:
-    """Those of ``mappings`` that fit ``hierarchy`` as they are (scored): an earlier result."""
-    assert layer.loop_bounds is not None
+def _fitting(space: Space, mappings: list[Mapping], score_fn: ScoreFn) -> list[Mapping]:
+    """Those of ``mappings`` that fit as they are and keep the space's constraints (scored): earlier results.
+
+    A flattened mapping keeps them by :func:`~energysim.mapping.flatten.respects`,
+    another by lying in the space (an earlier result under other
+    constraints may not).
+    """
+    layer, hierarchy, rules = space.layer, space.hierarchy, space.constraints
     fitting = []
     for mapping in mappings:
-        try:
-            problems = structure_problems(mapping, layer, hierarchy) or capacity_problems(
-                mapping, layer, hierarchy, Nest(mapping, layer.loop_bounds)
-            )
-        except EnergySimError:
+        if not _fits(mapping, layer, hierarchy):
             continue
-        if not problems and score_fn(mapping) is not None:
+        if mapping.flattened_level is not None:
+            allowed = respects(mapping, rules, hierarchy)
+        else:
+            allowed = not isinstance(Searcher(space, score_fn).place(mapping), str)
+        if allowed and score_fn(mapping) is not None:
             fitting.append(mapping)
     return fitting
 

@@ -304,7 +304,7 @@ def structure_problems(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy)
             problem = array_fit_problem(level, spec.spatial, edges)
             if problem is not None:
                 problems.append(problem)
-    return problems + im2col_problems(mapping, bounds.sizes)
+    return problems + im2col_problems(mapping, bounds)
 
 
 def check_mapping(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy, source: str = "mapping") -> Nest:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 
 from energysim.mapping.check import fanout, systolic_edges
-from energysim.mapping.constraints import Constraints, LevelConstraint
+from energysim.mapping.constraints import Constraints
+from energysim.mapping.factors import prime_factors
 from energysim.mapping.im2col import OTHER_EDGE_DIMS
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import DIMENSIONS
@@ -24,7 +25,9 @@ from energysim.model.mapping import FLATTENED, IM2COL_DIMS, LevelMapping, Loop, 
 FLATTENED_AS = "C"
 
 
-def flattened_variants(mapping: Mapping, hierarchy: Hierarchy, bounds: dict[str, int]) -> list[Mapping]:
+def flattened_variants(
+    mapping: Mapping, hierarchy: Hierarchy, bounds: dict[str, int], perfect: bool = False
+) -> list[Mapping]:
     """Flattened versions of ``mapping`` that fill its array level's reduction edge with C x R x S.
 
     The array level is the level whose spatial loops carry C, R or S; its
@@ -57,7 +60,7 @@ def flattened_variants(mapping: Mapping, hierarchy: Hierarchy, bounds: dict[str,
     if any(loop.dim not in (*IM2COL_DIMS, *OTHER_EDGE_DIMS) for loop in spatial if loop.factor > 1):
         return []
     used = math.prod(loop.factor for loop in spatial if loop.dim in IM2COL_DIMS)
-    edge = _reduction_edge(hierarchy, index, math.prod(loop.factor for loop in spatial if loop.dim in "GM"))
+    edges = _reduction_edges(hierarchy, index, math.prod(loop.factor for loop in spatial if loop.dim in "GM"))
     variants: list[Mapping] = []
     for top in range(index, 0, -1):
         # The least extent that covers each dimension with the loops above kept: flattening
@@ -66,21 +69,36 @@ def flattened_variants(mapping: Mapping, hierarchy: Hierarchy, bounds: dict[str,
             dim: -(-bounds[dim] // math.prod(_factors(mapping.levels[:top], dim))) for dim in IM2COL_DIMS
         }
         rows = math.prod(extents.values())
-        if min(edge, rows) <= used:
-            continue
-        variant = _flattened(mapping, top, index, extents, min(edge, rows))
-        if variant not in variants:
-            variants.append(variant)
+        for edge in edges:
+            width = _largest_divisor(rows, edge) if perfect else min(edge, rows)
+            if width <= used:
+                continue
+            variant = _flattened(mapping, top, index, extents, width)
+            if variant not in variants:
+                variants.append(variant)
     return variants
 
 
-def _reduction_edge(hierarchy: Hierarchy, index: int, other_edge: int) -> int:
-    """PEs the reduction may take at level ``index`` beside ``other_edge`` PEs of G, M loops."""
+def _largest_divisor(value: int, at_most: int) -> int:
+    """The largest divisor of ``value`` not above ``at_most`` (from its prime factors, not a count)."""
+    divisors = [1]
+    for prime, power in prime_factors(value):
+        divisors = [d * prime**k for d in divisors for k in range(power + 1) if d * prime**k <= at_most]
+    return max(divisors)
+
+
+def _reduction_edges(hierarchy: Hierarchy, index: int, other_edge: int) -> list[int]:
+    """The edges the reduction may take at level ``index`` beside ``other_edge`` PEs of G, M loops.
+
+    On a systolic array, the rows and the columns each where the other edge
+    holds the G, M loops (which one a constraint allows is
+    :func:`respects`' to say); else all the instances they leave.
+    """
     edges = systolic_edges(hierarchy, index)
     if edges is None:
-        return fanout(hierarchy, index) // other_edge
+        return [fanout(hierarchy, index) // other_edge]
     rows, cols = edges
-    return max((edge for edge, other in ((rows, cols), (cols, rows)) if other_edge <= other), default=1)
+    return sorted({edge for edge, other in ((rows, cols), (cols, rows)) if other_edge <= other}, reverse=True)
 
 
 def _flattened(mapping: Mapping, top: int, index: int, extents: dict[str, int], width: int) -> Mapping:
@@ -144,8 +162,16 @@ def respects(variant: Mapping, rules: Constraints, hierarchy: Hierarchy) -> bool
             return False
         if any(factors[dim] > value for dim, value in spec.max_factors.items()):
             return False
-        if i == index and not (_order_kept(level, spec.order) and _edges_kept(level, spec)):
+        if i == index and not _order_kept(level, spec.order):
             return False
+    if (
+        not rules.imperfect
+        and math.prod(loop.factor for loop in level.temporal + level.spatial if loop.dim == FLATTENED)
+        != variant.im2col_rows
+    ):
+        return False  # idle rows are padding
+    if not _edges_kept(level, rules, hierarchy, index):
+        return False
     fan = fanout(hierarchy, index)
     return level.spatial_fanout >= rules.min_utilisation * fan
 
@@ -157,9 +183,27 @@ def _order_kept(level: LevelMapping, order: str) -> bool:
     return dims[: len(prefix)] == prefix
 
 
-def _edges_kept(level: LevelMapping, spec: LevelConstraint) -> bool:
-    """Some allowed edge carries each flattened dimension, if the level's edges are constrained."""
-    if not spec.spatial:
-        return True
+def _edges_kept(level: LevelMapping, rules: Constraints, hierarchy: Hierarchy, index: int) -> bool:
+    """Some way round, the edges hold ``K`` and the G, M loops within their sizes and their constraints.
+
+    A systolic array's edge that carries ``K`` must allow each of C, R, S it
+    flattens (``rows`` or ``cols`` in the level's ``spatial`` constraint),
+    the other edge the G, M loops; another fan-out's ``instances`` all of them.
+    """
+    allowed = next((spec.spatial for spec in rules.levels if spec.level == level.level), {})
     flattened = {loop.dim for loop in level.im2col}
-    return any(flattened <= set(allowed) for allowed in spec.spatial.values())
+    others = {loop.dim for loop in level.spatial if loop.dim != FLATTENED and loop.factor > 1}
+    width = math.prod(loop.factor for loop in level.spatial if loop.dim == FLATTENED)
+    other = math.prod(loop.factor for loop in level.spatial if loop.dim != FLATTENED)
+
+    def carries(axis: str, dims: set[str]) -> bool:
+        return axis not in allowed or dims <= set(allowed[axis])
+
+    edges = systolic_edges(hierarchy, index)
+    if edges is None:
+        return carries("instances", flattened | others)
+    rows, cols = edges
+    return any(
+        width <= size and other <= other_size and carries(axis, flattened) and carries(other_axis, others)
+        for axis, size, other_axis, other_size in (("rows", rows, "cols", cols), ("cols", cols, "rows", rows))
+    )
