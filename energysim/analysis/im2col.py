@@ -45,6 +45,7 @@ folds, as the fold formula charges them.
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -66,10 +67,10 @@ def gemm_axes(tensor: Tensor, planner: _Planner) -> tuple[Axis, ...]:
 def plan_flattened(planner: _Planner, conv: _Planner, gemm: _Planner) -> None:
     """Fill ``planner``'s plan (the GEMM view's nest) for a mapping with an im2col level.
 
-    ``conv`` plans the conv view; ``gemm`` is a second planner of the GEMM
-    view whose buckets collect what the idle rows correct. Both count into
-    ``planner.plan`` in the end: the step kinds above the im2col level are
-    the same loops in all three nests.
+    ``conv`` counts the conv view's part straight into that plan; ``gemm``
+    counts the GEMM view's part (the outputs whole) into its own buckets,
+    added with the idle rows taken out (:func:`_merge_real_rows`). The step
+    kinds of the loops above the im2col level are the same in all three nests.
     """
     flattened = planner.mapping.flattened_level
     assert flattened is not None
@@ -95,8 +96,8 @@ def _real_row_shares(planner: _Planner) -> tuple[Fraction, Fraction, Fraction, i
     assert flattened is not None
     rows = mapping.im2col_rows
     level = mapping.levels[flattened]
-    edge = next(loop.factor for loop in level.spatial if loop.dim == FLATTENED)
-    folds = next((loop.factor for loop in level.temporal if loop.dim == FLATTENED), 1)
+    edge = math.prod(loop.factor for loop in level.spatial if loop.dim == FLATTENED)
+    folds = math.prod(loop.factor for loop in level.temporal if loop.dim == FLATTENED)
     fold_index = next(
         (p.index for p in planner.nest.positions if p.dim == FLATTENED and not p.spatial and p.factor > 1), -1
     )
