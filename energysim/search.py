@@ -22,14 +22,14 @@ from typing import Any
 import yaml
 
 from energysim.analysis.tiles import Nest
+from energysim.candidates import fitting, in_space, with_flattened
 from energysim.errors import EnergySimError
 from energysim.mapping.check import capacity_problems, structure_problems
 from energysim.mapping.constraints import Constraints, effective_constraints
 from energysim.mapping.dataflows import DATAFLOWS, build_mapping
 from energysim.mapping.files import load_mappings as load_mapping_set
-from energysim.mapping.flatten import flattened_variants, respects
 from energysim.mapping.mapspace import Point, Space
-from energysim.mapping.search import Explored, ScoreFn, Searcher, search_space
+from energysim.mapping.search import Explored, ScoreFn, search_space
 from energysim.mapping.surrogate import Surrogate
 from energysim.model.hierarchy import Hierarchy
 from energysim.model.layers import LayerBase
@@ -73,8 +73,6 @@ RERANK = 8
 #: ENGINE_ALL_MACS MACs (the engine replays it in milliseconds), is ranked by the engine whole.
 ENGINE_ALL = 512
 ENGINE_ALL_MACS = 4096
-#: Of a search's best mappings, how many give flattened (im2col) variants to weigh.
-FLATTEN_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -253,64 +251,8 @@ def _search_one(
         space, score_fn, start_from + seeds, seed, evaluations, budget_s, top_k, estimate_fn=estimate_fn
     )
     top = [(mapping, metrics[mapping]) for _, _, mapping in ranked.best]
-    top = _with_flattened(top, layer, hierarchy, weights, rules, score_fn, start_from)
+    top = with_flattened(top, layer, hierarchy, weights, rules, score_fn, metrics, start_from)
     return _checked(top, layer, hierarchy, ranked.explored, top_k)
-
-
-def _with_flattened(
-    top: list[tuple[Mapping, Metrics]],
-    layer: LayerBase,
-    hierarchy: Hierarchy,
-    weights: tuple[float, float],
-    rules: Constraints,
-    score_fn: ScoreFn,
-    start_from: list[Mapping],
-) -> list[tuple[Mapping, Metrics]]:
-    """``top`` and the flattened mappings that fit and keep ``rules``, by score (ties: ``top``'s first).
-
-    The space's tile factors are products per dimension; flattening C, R, S
-    onto the array's reduction edge (:mod:`energysim.mapping.flatten`) is
-    the one layout they cannot say, so the search weighs it here by the same
-    score: the flattened variants of the first :data:`FLATTEN_FROM` of
-    ``top`` and the flattened ones of ``start_from`` (the space cannot place
-    those), where ``rules`` allow them
-    (:func:`~energysim.mapping.flatten.respects`); the engine's pool
-    (:func:`_reranked`) takes them from there.
-    """
-    assert layer.loop_bounds is not None
-    metrics = _metrics_of(layer, hierarchy)
-    seen = {mapping for mapping, _ in top}
-    ranked = [(score(known, weights), mapping) for mapping, known in top]
-    earlier = [Mapping(m.levels) for m in start_from if m.flattened_level is not None]
-    perfect = not rules.imperfect
-    variants = [
-        v
-        for m, _ in top[:FLATTEN_FROM]
-        for v in flattened_variants(m, hierarchy, layer.loop_bounds.sizes, perfect)
-    ]
-    for candidate in (*earlier, *variants):
-        if candidate in seen:
-            continue
-        seen.add(candidate)
-        if not _fits(candidate, layer, hierarchy) or not respects(candidate, rules, hierarchy):
-            continue
-        value = score_fn(candidate)
-        if value is not None:
-            ranked.append((value, candidate))
-    ranked.sort(key=lambda item: item[0])  # stable: ties keep the order above
-    return [(mapping, metrics[mapping]) for _, mapping in ranked[: len(top)]]
-
-
-def _fits(mapping: Mapping, layer: LayerBase, hierarchy: Hierarchy) -> bool:
-    """True if ``mapping`` fits the layer and the hierarchy as it is."""
-    assert layer.loop_bounds is not None
-    try:
-        return not (
-            structure_problems(mapping, layer, hierarchy)
-            or capacity_problems(mapping, layer, hierarchy, Nest(mapping, layer.loop_bounds))
-        )
-    except EnergySimError:
-        return False
 
 
 def _score_fn(
@@ -391,8 +333,8 @@ def _reranked(
     space = Space(layer, hierarchy, rules)
     metrics = _metrics_of(layer, hierarchy)
     score_fn = _score_fn(layer, hierarchy, weights, metrics)
-    pool.update(dict.fromkeys(_in_space(space, _seeds(layer, hierarchy), score_fn)))
-    pool.update(dict.fromkeys(_fitting(space, start_from, score_fn)))
+    pool.update(dict.fromkeys(in_space(space, _seeds(layer, hierarchy), score_fn)))
+    pool.update(dict.fromkeys(fitting(space, start_from, score_fn)))
     ranked = []
     for mapping in pool:
         # A cached search's mapping may have left the score cache (MAX_METRIC_CONTEXTS): score it again.
@@ -404,46 +346,6 @@ def _reranked(
         ranked.append((mapping, known))
     ranked.sort(key=lambda item: (score(item[1], weights, engine=True), item[0].describe()))
     return _checked(ranked, layer, hierarchy, explored, top_k)
-
-
-def _fitting(space: Space, mappings: list[Mapping], score_fn: ScoreFn) -> list[Mapping]:
-    """Those of ``mappings`` that fit as they are and keep the space's constraints (scored): earlier results.
-
-    A flattened mapping keeps them by :func:`~energysim.mapping.flatten.respects`,
-    another by lying in the space (an earlier result under other
-    constraints may not).
-    """
-    layer, hierarchy, rules = space.layer, space.hierarchy, space.constraints
-    fitting = []
-    for mapping in mappings:
-        if not _fits(mapping, layer, hierarchy):
-            continue
-        if mapping.flattened_level is not None:
-            allowed = respects(mapping, rules, hierarchy)
-        else:
-            allowed = not isinstance(Searcher(space, score_fn).place(mapping), str)
-        if allowed and score_fn(mapping) is not None:
-            fitting.append(mapping)
-    return fitting
-
-
-def _in_space(space: Space, mappings: list[Mapping], score_fn: ScoreFn) -> list[Mapping]:
-    """Those of ``mappings`` that lie in ``space`` and fit, as the space writes them (scored)."""
-    found = []
-    for mapping in mappings:
-        point = Searcher(space, score_fn).from_mapping(mapping)
-        if point is None:
-            continue
-        candidate = space.to_mapping(point)
-        layer, hierarchy = space.layer, space.hierarchy
-        assert layer.loop_bounds is not None
-        if structure_problems(candidate, layer, hierarchy) or capacity_problems(
-            candidate, layer, hierarchy, Nest(candidate, layer.loop_bounds)
-        ):
-            continue
-        if score_fn(candidate) is not None:
-            found.append(candidate)
-    return found
 
 
 #: An earlier search to start from: its result, or its ``mappings`` by layer name.
