@@ -3,10 +3,11 @@
 A product of per-dimension factors fills an array edge only as far as the
 factors of C, R and S allow (AlexNet conv1's 3 x 11 x 11 = 363 reduction
 takes at least 16 folds of 32 rows that way, C3 R3 S3 with R and S padded to
-12); flattened, 363 rows fold as 11 of 32 and one of 11. :func:`flattened_variants` writes such variants of a
-mapping for the search (:mod:`energysim.search`) to weigh by the same
-exact counts and engine as any other; :mod:`energysim.mapping.im2col`
-states when they are valid.
+12); flattened, 363 rows fold as 11 of 32 and one of 11.
+:func:`flattened_variants` writes such variants of a mapping for the search
+(:mod:`energysim.candidates`) to weigh by the same exact counts and engine as
+any other; :func:`respects` says whether one keeps a constraint set, and
+:mod:`energysim.mapping.im2col` when one is valid at all.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ def flattened_variants(
     Its C, R, S loops and those of the levels just above it (from the
     innermost up, one level more per variant) become its im2col extents (the
     tiles of the levels in between grow by them); the rows fold over ``K``:
-    ``K`` spatial ``min(edge, rows)`` and ``ceil(rows / edge)`` folds, the
-    fold loop outermost at the level. An extent is the least that covers the
-    layer's ``bounds`` with the loops above kept. Variants that do not fit (capacity, the
-    conditions above) are the caller's to drop; this only writes them, and
-    only where they use more of the edge than the mapping does.
+    ``K`` spatial ``min(edge, rows)`` (``perfect``: the largest divisor of
+    the rows within the edge, no idle row) and as many folds as that takes,
+    the fold loop outermost at the level. An extent is the least that covers
+    the layer's ``bounds`` with the loops above kept. Variants that do not fit
+    (capacity, the conditions) are the caller's to drop; this only writes
+    them, and only where they use more of the edge than the mapping does.
     """
     index = next(
         (
