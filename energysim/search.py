@@ -391,12 +391,14 @@ def search(
         The heuristic's random seed.
     start_from:
         Earlier results (one or several, each a :class:`SearchResult` or its
-        ``mappings``) whose mappings (and runners-up) seed
-        this search where they lie in this space, and join the engine's
-        re-ranking where they fit: on a hierarchy that dominates theirs (a
-        larger GLB, nothing else changed: :func:`~energysim.model.variations.dominates`) their mappings
-        fit as they are, so the result is never worse than theirs, by the
-        engine under a cycle objective, by exact energy under ``energy``.
+        ``mappings``) whose mappings (and runners-up) seed this search where
+        they lie in this space, and are weighed as they are where they fit
+        and keep the constraints (a flattened one by
+        :func:`~energysim.mapping.flatten.respects`; :mod:`energysim.candidates`):
+        on a hierarchy that dominates theirs (a larger GLB, nothing else
+        changed: :func:`~energysim.model.variations.dominates`) under the same
+        constraints they do, so the result is never worse than theirs, by
+        the engine under a cycle objective, by exact energy under ``energy``.
     """
     started = time.perf_counter()
     network = as_network(workload)
