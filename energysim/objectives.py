@@ -15,7 +15,7 @@
   (``python benchmarks/mapper.py --calibrate``: AlexNet and ResNet-50 on
   eyeriss, tpu-like and edge-npu, the five dataflows' and the three
   searches' mappings, 1,488 in all): estimate / engine 0.80-1.12, median
-  1.000, 94 % within 10 % (before: 0.52-1.76, 53 %). Small layers fit less
+  1.000, 95 % within 10 % (before: 0.52-1.76, 53 %; 94 % before im2col). Small layers fit less
   well (LeNet-5, ``--networks lenet5``: 0.77-1.62, 69 % within 10 %), where a
   few hundred cycles of latency and first fills weigh most. It misses most
   where transfers queue behind each other on one port (tpu-like's DRAM
