@@ -21,9 +21,9 @@ names the extents of C, R and S in that level's tile, and the level's loops
 over the flattened index ``K`` (a fold loop and an edge of the array) take
 their place, ``k = (c * R + r) * S + s``. A systolic array's rows then carry
 all of C x R x S = 363 (AlexNet conv1) in 12 chunks of 32, where products of
-per-dimension factors need at least 16 (C3 R3 S3, R and S padded to 12). The counting rules
-are :mod:`energysim.analysis.im2col`'s; the conditions,
-:mod:`energysim.mapping.check`'s.
+per-dimension factors need at least 16 (C3 R3 S3, R and S padded to 12).
+The counting rules are :mod:`energysim.analysis.im2col`'s; the conditions,
+:mod:`energysim.mapping.im2col`'s.
 
 This module holds the plain data; :mod:`energysim.mapping` checks a mapping
 against a layer and a hierarchy, and builds mappings from named dataflows.
