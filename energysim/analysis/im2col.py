@@ -45,7 +45,6 @@ folds, as the fold formula charges them.
 from __future__ import annotations
 
 import itertools
-import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -96,8 +95,7 @@ def _real_row_shares(planner: _Planner) -> tuple[Fraction, Fraction, Fraction, i
     assert flattened is not None
     rows = mapping.im2col_rows
     level = mapping.levels[flattened]
-    edge = math.prod(loop.factor for loop in level.spatial if loop.dim == FLATTENED)
-    folds = math.prod(loop.factor for loop in level.temporal if loop.dim == FLATTENED)
+    edge, folds = level.im2col_edge, level.im2col_folds
     fold_index = next(
         (p.index for p in planner.nest.positions if p.dim == FLATTENED and not p.spatial and p.factor > 1), -1
     )

@@ -166,11 +166,7 @@ def respects(variant: Mapping, rules: Constraints, hierarchy: Hierarchy) -> bool
             return False
         if i == index and not _order_kept(level, spec.order):
             return False
-    if (
-        not rules.imperfect
-        and math.prod(loop.factor for loop in level.temporal + level.spatial if loop.dim == FLATTENED)
-        != variant.im2col_rows
-    ):
+    if not rules.imperfect and level.im2col_folds * level.im2col_edge != variant.im2col_rows:
         return False  # idle rows are padding
     if not _edges_kept(level, rules, hierarchy, index):
         return False
@@ -195,7 +191,7 @@ def _edges_kept(level: LevelMapping, rules: Constraints, hierarchy: Hierarchy, i
     allowed = next((spec.spatial for spec in rules.levels if spec.level == level.level), {})
     flattened = {loop.dim for loop in level.im2col}
     others = {loop.dim for loop in level.spatial if loop.dim != FLATTENED and loop.factor > 1}
-    width = math.prod(loop.factor for loop in level.spatial if loop.dim == FLATTENED)
+    width = level.im2col_edge
     other = math.prod(loop.factor for loop in level.spatial if loop.dim != FLATTENED)
 
     def carries(axis: str, dims: set[str]) -> bool:

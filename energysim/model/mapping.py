@@ -77,6 +77,16 @@ class LevelMapping:
         """True if this level flattens C, R and S into ``K`` (it has im2col extents or ``K`` loops)."""
         return bool(self.im2col) or any(loop.dim == FLATTENED for loop in (*self.temporal, *self.spatial))
 
+    @property
+    def im2col_edge(self) -> int:
+        """The PEs of the edge that carries the flattened rows: the product of the spatial ``K`` loops."""
+        return math.prod(loop.factor for loop in self.spatial if loop.dim == FLATTENED)
+
+    @property
+    def im2col_folds(self) -> int:
+        """How many folds the flattened rows take: the product of the temporal ``K`` loops."""
+        return math.prod(loop.factor for loop in self.temporal if loop.dim == FLATTENED)
+
     def keeps_tensor(self, tensor: Tensor) -> bool:
         """True if this level holds ``tensor`` (else it bypasses it)."""
         return tensor in self.keeps
